@@ -1,0 +1,140 @@
+"""Shared test set-up: safe settings for every test, and the personas built through the real services.
+
+Personas (issue 2 scope; reviewer roles and scopes arrive with the catalogue):
+``candidate_a`` and ``candidate_b`` (registered candidates), ``staff_reviewer`` (staff allowed to see
+candidates' files), ``outsider`` (a signed-in account with no candidate profile and no permissions).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+from datetime import date
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.utils import timezone
+
+from kaowu.accounts import services as account_services
+from kaowu.accounts.models import User
+from kaowu.core.validators import gb11643_check_char
+from kaowu.notifications.models import SmsPurpose
+from kaowu.notifications.services import sms_code_send
+from kaowu.notifications.sms import locmem
+
+PHOTO_DIR = Path(__file__).resolve().parent / "accounts" / "tests" / "data"
+PASSWORD = "Kaowu2026test"
+
+# live_server runs Django in a thread of the test process; Playwright's sync API looks async to Django.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings, tmp_path):
+    settings.SMS_BACKEND = "kaowu.notifications.sms.locmem.SmsBackend"
+    settings.CAPTCHA_TEST_MODE = True
+    settings.MEDIA_ROOT = tmp_path / "private"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    from django.core.cache import cache
+
+    cache.clear()
+    locmem.clear()
+    yield
+    locmem.clear()
+
+
+_sequence = itertools.count(1)
+
+
+def make_id_number(*, birth: date = date(1990, 5, 17), region: str = "110105", female: bool = False) -> str:
+    """A valid GB 11643 number, different on every call."""
+    seq = next(_sequence) % 500 * 2 + (0 if female else 1)
+    body = f"{region}{birth:%Y%m%d}{seq:03d}"
+    return body + gb11643_check_char(body)
+
+
+def make_phone() -> str:
+    return f"139{random.randint(0, 99_999_999):08d}"
+
+
+def last_sms_code(phone: str) -> str:
+    message = next(m for m in reversed(locmem.outbox) if m.phone == phone and m.event == "verification_code")
+    return message.params["code"]
+
+
+def registration_kwargs(**overrides) -> dict:
+    """Keyword arguments for ``registration_start`` describing a valid new candidate."""
+    n = next(_sequence)
+    kwargs = {
+        "username": f"cand{n}",
+        "doc_type": "id_card",
+        "doc_number": make_id_number(),
+        "real_name": "张伟",
+        "gender": "",
+        "birth_date": None,
+        "phone": make_phone(),
+        "sms_code": "",
+        "email": f"cand{n}@example.com",
+        "password": PASSWORD,
+        "security_question": "我的出生地是？",
+        "security_answer": "北京",
+        "education": account_services.EducationData(
+            level="bachelor",
+            degree="bachelor",
+            school="北京大学",
+            major="法学",
+            graduated_on=date(2012, 7, 1),
+            study_mode="full_time",
+        ),
+        "terms_version": account_services.TERMS_VERSION,
+        "terms_accepted_at": timezone.now(),
+        "terms_accepted_ip": "127.0.0.1",
+    }
+    kwargs.update(overrides)
+    return kwargs
+
+
+def register_candidate(**overrides) -> User:
+    """Register a candidate through the real services: SMS code, checks, second confirmation."""
+    kwargs = registration_kwargs(**overrides)
+    sms_code_send(phone=kwargs["phone"], purpose=SmsPurpose.REGISTER)
+    kwargs["sms_code"] = last_sms_code(kwargs["phone"])
+    pending = account_services.registration_start(**kwargs)
+    confirmation = account_services.IdentityConfirmation(
+        real_name=pending.real_name,
+        doc_type=pending.doc_type,
+        doc_number=pending.doc_number,
+        education_level=pending.education.level,
+        degree=pending.education.degree,
+    )
+    return account_services.candidate_register(pending=pending, confirmation=confirmation)
+
+
+@pytest.fixture
+def candidate_a(db) -> User:
+    return register_candidate(real_name="张伟")
+
+
+@pytest.fixture
+def candidate_b(db) -> User:
+    return register_candidate(real_name="李𠀀明")
+
+
+@pytest.fixture
+def staff_reviewer(db) -> User:
+    user = User.objects.create_user(username="reviewer1", password=PASSWORD, is_staff=True, real_name="审核员")
+    user.user_permissions.add(Permission.objects.get(codename="view_scan"))
+    return user
+
+
+@pytest.fixture
+def outsider(db) -> User:
+    return User.objects.create_user(username="outsider1", password=PASSWORD, real_name="路人")
+
+
+@pytest.fixture
+def good_photo() -> bytes:
+    return (PHOTO_DIR / "good_blue.jpg").read_bytes()

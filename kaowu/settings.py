@@ -59,7 +59,6 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "kaowu.core.middleware.RequestContextMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
-    "kaowu.accounts.middleware.PhotoRequiredMiddleware",
     # Last, so that it sees failed logins after every other middleware has run.
     "axes.middleware.AxesMiddleware",
 ]
@@ -132,12 +131,13 @@ SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=2 * 60 * 60)
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_MINUTES", default=15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_USERNAME_FORM_FIELD = "identifier"
 AXES_LOCKOUT_CALLABLE = "kaowu.accounts.views.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=0) or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+)
 
 RATELIMIT_VIEW = "kaowu.core.views.ratelimited"
 # The in-process cache is not shared between workers: fine for one development server, not for production.

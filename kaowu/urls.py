@@ -7,5 +7,7 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("captcha/", include("captcha.urls")),
+    path("accounts/", include("kaowu.accounts.urls")),
+    path("notifications/", include("kaowu.notifications.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -7,6 +7,7 @@ import uuid
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from kaowu.core import crypto
@@ -55,7 +56,10 @@ class User(AbstractUser):
     """
 
     username = models.CharField(
-        _("用户名"), max_length=30, unique=True, validators=[username_validator],
+        _("用户名"),
+        max_length=30,
+        unique=True,
+        validators=[username_validator],
         error_messages={"unique": _("该用户名已被使用，请换一个。")},
     )
     first_name = None  # type: ignore[assignment]
@@ -71,6 +75,7 @@ class User(AbstractUser):
     class Meta:
         verbose_name = _("用户")
         verbose_name_plural = _("用户")
+        constraints = [models.UniqueConstraint(Lower("username"), name="accounts_user_username_ci_unique")]
 
     def get_full_name(self) -> str:
         return self.real_name or self.username
@@ -185,6 +190,9 @@ class Photo(models.Model):
     class Meta:
         verbose_name = _("证件照")
         verbose_name_plural = _("证件照")
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.width}×{self.height}"
 
 
 class ScanKind(models.TextChoices):

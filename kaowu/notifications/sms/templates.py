@@ -1,0 +1,44 @@
+"""The SMS events the platform sends, and their text.
+
+Each event has a Chinese text with named ``{placeholders}``. The console and locmem backends show this
+text as is; the real providers (Aliyun, Tencent Cloud) are sent only a template code and the
+parameters, so every event must be registered with the provider under the same sign name and with
+exactly this text, then its template code added to ``SMS_ALIYUN["TEMPLATES"]`` /
+``SMS_TENCENT["TEMPLATES"]``:
+
+- Aliyun uses named variables: write ``{code}`` as ``${code}``.
+- Tencent Cloud uses numbered variables in order of appearance: ``{code}`` becomes ``{1}``,
+  ``{minutes}`` ``{2}``, and so on (see ``placeholders``).
+
+``phone_changed`` goes to the *old* number: pass ``new_phone`` masked (``138****5678``), so that whoever
+holds the old number does not learn the new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from string import Formatter
+
+TEMPLATES: dict[str, str] = {
+    "verification_code": "您的验证码为{code}，{minutes}分钟内有效。如非本人操作，请忽略本短信。",
+    "password_changed": "您的账户密码已于{time}修改。如非本人操作，请立即通过找回密码重置并联系我们。",
+    "phone_changed": "您账户绑定的手机号已于{time}更换为{new_phone}。如非本人操作，请立即联系我们。",
+}
+
+
+def _template(event: str) -> str:
+    try:
+        return TEMPLATES[event]
+    except KeyError:
+        raise KeyError(f"unknown SMS event {event!r}") from None
+
+
+def placeholders(event: str) -> tuple[str, ...]:
+    """The event's parameter names in the order they first appear in its text (Tencent's ``{1}``, ``{2}``…)."""
+    names = (name for _, name, _, _ in Formatter().parse(_template(event)) if name)
+    return tuple(dict.fromkeys(names))
+
+
+def render(event: str, params: Mapping[str, str]) -> str:
+    """The text of ``event`` with ``params`` filled in; ``KeyError`` for an unknown event or missing parameter."""
+    return _template(event).format_map(params)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.test import TestCase
 from django.utils import timezone
 
 from kaowu.accounts import services as account_services
@@ -32,9 +33,11 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings, tmp_path):
+def _test_settings(settings, tmp_path, monkeypatch):
     settings.SMS_BACKEND = "kaowu.notifications.sms.locmem.SmsBackend"
-    settings.CAPTCHA_TEST_MODE = True
+    # simple-captcha reads its settings once at import; in test mode the answer "PASSED" is accepted
+    # and every other answer is still checked for real.
+    monkeypatch.setattr("captcha.conf.settings.CAPTCHA_TEST_MODE", True)
     settings.MEDIA_ROOT = tmp_path / "private"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.CELERY_TASK_ALWAYS_EAGER = True
@@ -100,7 +103,8 @@ def registration_kwargs(**overrides) -> dict:
 def register_candidate(**overrides) -> User:
     """Register a candidate through the real services: SMS code, checks, second confirmation."""
     kwargs = registration_kwargs(**overrides)
-    sms_code_send(phone=kwargs["phone"], purpose=SmsPurpose.REGISTER)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        sms_code_send(phone=kwargs["phone"], purpose=SmsPurpose.REGISTER)
     kwargs["sms_code"] = last_sms_code(kwargs["phone"])
     pending = account_services.registration_start(**kwargs)
     confirmation = account_services.IdentityConfirmation(
@@ -138,3 +142,60 @@ def outsider(db) -> User:
 @pytest.fixture
 def good_photo() -> bytes:
     return (PHOTO_DIR / "good_blue.jpg").read_bytes()
+
+
+# --- Browser tests (Playwright driving Debian's Chromium; never a downloaded browser) -----------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not CHROMIUM.exists():
+        if os.environ.get("KAOWU_REQUIRE_BROWSER"):
+            pytest.fail(f"browser tests must run here, but {CHROMIUM} is missing (apt-get install chromium)")
+        pytest.skip(f"NOTICE: {CHROMIUM} not installed, browser tests skipped (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    browser = playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        headless=True,
+        # The machine has no outside network: stop Chromium from trying to reach Google's services.
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ],
+    )
+    yield browser
+    browser.close()
+    playwright.stop()
+
+
+@pytest.fixture
+def phone_page(chromium, live_server):
+    """A page in a phone-sized context (390×844, touch), Chinese locale, pointed at the live server."""
+    context = chromium.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        base_url=live_server.url,
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def screenshot(page, name: str) -> None:
+    """Keep a full-page screenshot under test-artifacts/ for a person to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

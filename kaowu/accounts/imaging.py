@@ -29,7 +29,7 @@ from PIL import Image, ImageOps
 
 from kaowu.core.errors import KaowuError
 
-# Formats Pillow may even parse a header of. Restricting the parsers keeps exotic decoders (EPS hands
+# The only formats whose headers Pillow may parse. Restricting the parsers keeps exotic decoders (EPS hands
 # files to Ghostscript, for one) away from uploads; the extra ones here are only recognised so that a
 # wrongly saved photo can be named in the message, and are never decoded.
 _RECOGNISED_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP", "TIFF")
@@ -56,20 +56,18 @@ _FACE_CASCADE_FILE = "haarcascade_frontalface_default.xml"
 _FACE_SCALE_FACTOR = 1.1
 _FACE_MIN_NEIGHBOURS = 5
 _FACE_MIN_SIZE = 60
-# Background and face analysis run on a copy no larger than this on its longer side: a phone photo of
-# 4000 px takes seconds in the cascade and tells no more. The minimum face size is scaled with it.
+# Background and face analysis run on a copy no larger than this on its longer side: a 4000 px phone
+# photo is many times slower in the cascade and tells no more. The minimum face size scales with it.
 _ANALYSIS_MAX_SIDE = 1000
 
-# Standard photo framing: the detected face box (brow to chin) fills this share of the photo height,
-# and its top sits this far down, which leaves the hair below the top edge and the shoulders in the
-# lower third, as in an ID card photo.
+# Standard photo framing: the detected face box (brow to chin) fills this share of the photo height and
+# its top sits this far down. That gives the usual ID-photo layout: the head (hair to chin) about two
+# thirds of the height, a little space above the hair, the shoulders in the lowest quarter.
 _FACE_HEIGHT_SHARE = 0.42
 _FACE_TOP_SHARE = 0.27
 # JPEG quality range for the size target: above 95 only the file grows, below 30 blocks show.
 _QUALITY_MIN = 30
 _QUALITY_MAX = 95
-
-_BACKGROUND_NAMES = {"red": "红色", "white": "白色", "blue": "蓝色"}
 
 
 @dataclass(frozen=True)
@@ -191,17 +189,15 @@ def _decode_jpeg(data: bytes, max_pixels: int) -> tuple[PhotoCheck, Image.Image 
         image = _identify(data, max_pixels)
         if image.format not in _JPEG_FORMATS:
             message = _(
-                "照片必须是 JPG（JPEG）格式，上传的文件实际是 %(format)s 格式（与文件名无关），"
+                "照片必须是 JPG（JPEG）格式，上传的文件实际是 %(format)s 格式（只改文件扩展名不能改变格式），"
                 "请将照片另存为 JPG 格式后重新上传。"
             )
             return PhotoCheck("format", False, message % {"format": image.format}), None
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image.load()
-            # Phones store the picture sideways plus an EXIF note to turn it; apply the turn so that
-            # size, background and face are judged as the photo is seen. CMYK and greyscale JPEGs
-            # exist, and everything after works on RGB.
-            upright = ImageOps.exif_transpose(image).convert("RGB")
+        image.load()
+        # Phones store the picture sideways plus an EXIF note to turn it; apply the turn so that size,
+        # background and face are judged as the photo is seen. CMYK and greyscale JPEGs exist, and
+        # everything after works on RGB.
+        upright = ImageOps.exif_transpose(image).convert("RGB")
     except _Unreadable as exc:
         return _unreadable_photo_check(exc.reason, max_pixels), None
     except (OSError, SyntaxError, ValueError):
@@ -456,9 +452,10 @@ def _scan_error(reason: str, max_pixels: int) -> KaowuError:
 def _identify(data: bytes, max_pixels: int) -> Image.Image:
     """Open ``data`` by content, reading the header only, and refuse decompression bombs.
 
-    Pillow warns above ``Image.MAX_IMAGE_PIXELS`` and refuses above twice that, but that limit is
-    process-global and looser than ours, so the warning is made an error here (without touching the
-    global setting) and ``max_pixels`` is checked on the header's size before anything is decoded.
+    Pillow itself warns above ``Image.MAX_IMAGE_PIXELS`` (about 89 million; a process-wide setting,
+    left alone here) and refuses above twice that. Its warning is made an error for this call only, so
+    such a file is refused rather than merely logged; then ``max_pixels``, normally well below Pillow's
+    limit, is checked against the size in the header, before a single pixel is decoded.
     """
     try:
         with warnings.catch_warnings():

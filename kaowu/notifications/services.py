@@ -46,7 +46,12 @@ def sms_code_send(*, phone: str, purpose: str, deliver: bool = True) -> None:
     with transaction.atomic():
         sent = SmsCode.objects.filter(phone=phone)
         if sent.filter(created_at__gte=now - timedelta(minutes=1)).count() >= settings.SMS_RATE_PER_PHONE_MINUTE:
-            raise KaowuError("sms.too_frequent", _("验证码已发送，请 1 分钟后再重新获取。"), field="phone", status=429)
+            raise KaowuError(
+                "sms.too_frequent",
+                _("获取验证码过于频繁：同一手机号 1 分钟内只能获取一次，请稍后再试。"),
+                field="phone",
+                status=429,
+            )
         if sent.filter(created_at__gte=now - timedelta(days=1)).count() >= settings.SMS_RATE_PER_PHONE_DAY:
             raise KaowuError(
                 "sms.daily_limit", _("该手机号今日获取验证码的次数已达上限，请明天再试。"), field="phone", status=429

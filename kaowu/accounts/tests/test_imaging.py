@@ -323,7 +323,7 @@ def test_size_limit_comes_from_settings(settings):
         pytest.param(lambda: with_jpeg_size(jpeg(Image.new("RGB", (8, 8))), 8000, 6000), id="jpeg-8000x6000"),
     ],
 )
-def test_decompression_bomb_is_refused_without_decoding(bomb, no_decoding):
+def test_decompression_bomb_is_refused_without_decoding(bomb, no_decoding, recwarn):
     data = bomb()
     assert len(data) < 2000
 
@@ -332,6 +332,17 @@ def test_decompression_bomb_is_refused_without_decoding(bomb, no_decoding):
     assert [(c.key, c.passed) for c in report.checks] == [("size", True), ("format", False)]
     assert "像素尺寸过大" in check(report, "format").message
     assert "4000 万像素" in check(report, "format").message
+    assert not recwarn.list  # Pillow's DecompressionBombWarning became the refusal, not log noise
+
+
+def test_pillows_own_bomb_limit_stays_a_ceiling_above_a_looser_setting(settings, no_decoding, recwarn):
+    settings.KAOWU_PHOTO = {**settings.KAOWU_PHOTO, "MAX_PIXELS": 500_000_000}
+
+    report = imaging.check_and_standardise_photo(with_jpeg_size(jpeg(Image.new("RGB", (8, 8))), 10000, 10000))
+
+    assert failed_keys(report) == ["format"]
+    assert "像素尺寸过大" in check(report, "format").message
+    assert not recwarn.list
 
 
 def test_truncated_jpeg_is_refused_cleanly():
@@ -459,11 +470,12 @@ def test_unfit_scans_are_refused(data, code):
         pytest.param(lambda: with_jpeg_size(jpeg(Image.new("RGB", (8, 8))), 8000, 6000), id="jpeg-8000x6000"),
     ],
 )
-def test_scan_decompression_bomb_is_refused_without_decoding(bomb, no_decoding):
+def test_scan_decompression_bomb_is_refused_without_decoding(bomb, no_decoding, recwarn):
     error = refusal(bomb())
 
     assert error.code == "scan.bomb"
     assert "4000 万像素" in error.message
+    assert not recwarn.list
 
 
 def test_oversize_scan_is_refused_before_decoding(monkeypatch, settings):

@@ -159,11 +159,20 @@ def _check_available(*, username: str, doc_number: str, phone: str) -> None:
         raise KaowuError("accounts.username_taken", _("该用户名已被使用，请换一个。"), field="username", status=409)
 
 
+# Django 5.2 changed the msgid of MinimumLengthValidator's message and its Chinese catalogue has no
+# translation for the new one, so that message would reach candidates in English.
+_PASSWORD_TOO_SHORT = _("密码长度太短。密码必须包含至少 %(min_length)d 个字符。")
+
+
 def _validate_new_password(password: str, user: User, *, field: str) -> None:
     try:
         validate_password(password, user=user)
     except ValidationError as error:
-        raise KaowuError("accounts.weak_password", " ".join(error.messages), field=field) from error
+        messages = [
+            _PASSWORD_TOO_SHORT % item.params if item.code == "password_too_short" else " ".join(item.messages)
+            for item in error.error_list
+        ]
+        raise KaowuError("accounts.weak_password", " ".join(messages), field=field) from error
 
 
 # --- Registration (ACC-1, ACC-2, ACC-3) -------------------------------------------------------------

@@ -4,8 +4,9 @@ and renders; a ``KaowuError`` becomes a message on the field it names."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate as django_authenticate
 from django.contrib.auth import login, logout, update_session_auth_hash
@@ -149,7 +150,7 @@ def register_form(request: HttpRequest) -> HttpResponse:
                     security_answer=data["security_answer"],
                     education=form.education_data(),
                     terms_version=state["terms_version"],
-                    terms_accepted_at=timezone.datetime.fromisoformat(state["terms_accepted_at"]),
+                    terms_accepted_at=datetime.fromisoformat(state["terms_accepted_at"]),
                     terms_accepted_ip=state["terms_accepted_ip"],
                 )
             except KaowuError as error:
@@ -189,8 +190,6 @@ def register_confirm(request: HttpRequest) -> HttpResponse:
 
 def lockout_response(request: HttpRequest, original_response=None, credentials=None, *args, **kwargs) -> HttpResponse:
     """django-axes' answer to a locked-out login: when the person may try again, status 429."""
-    from django.conf import settings
-
     until = timezone.localtime(timezone.now() + timedelta(hours=settings.AXES_COOLOFF_TIME))
     message = _("登录失败次数过多，账户已暂时锁定。请于 %(time)s 后再试，或通过“找回密码/账户”重置密码。") % {
         "time": until.strftime("%H:%M")
@@ -389,8 +388,6 @@ def _read_upload(upload, limit: int) -> bytes:
 @candidate_required
 @ratelimit(key="user", rate="30/h", method="POST", block=True)
 def photo(request: HttpRequest) -> HttpResponse:
-    from django.conf import settings
-
     form = PhotoForm(request.POST or None, request.FILES or None)
     report = None
     if request.method == "POST" and form.is_valid():
@@ -414,8 +411,6 @@ def photo_image(request: HttpRequest, user_id: int) -> FileResponse:
 @candidate_required
 @ratelimit(key="user", rate="60/h", method="POST", block=True)
 def scans(request: HttpRequest) -> HttpResponse:
-    from django.conf import settings
-
     form = ScanForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
@@ -472,7 +467,7 @@ def _start_reset(request: HttpRequest, user: User) -> HttpResponse:
 
 def _session_user(request: HttpRequest, key: str) -> User | None:
     state = request.session.get(key)
-    if not state or timezone.now() - timezone.datetime.fromisoformat(state["at"]) > RECOVERY_TTL:
+    if not state or timezone.now() - datetime.fromisoformat(state["at"]) > RECOVERY_TTL:
         request.session.pop(key, None)
         return None
     return User.objects.filter(pk=state["user"], is_active=True).first()

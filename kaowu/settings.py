@@ -60,6 +60,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "kaowu.core.middleware.RequestContextMiddleware",
+    # Turns django-ratelimit's refusal into RATELIMIT_VIEW (429 with a Chinese message) instead of a 403.
+    "django_ratelimit.middleware.RatelimitMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
     # Last, so that it sees failed logins after every other middleware has run.
     "axes.middleware.AxesMiddleware",
@@ -242,7 +244,11 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "filters": ["mask_personal_data"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Django's default config would print these a second time through its own handler.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
 
 # --- Production hardening -------------------------------------------------------------------------

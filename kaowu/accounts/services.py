@@ -80,6 +80,7 @@ class PendingRegistration:
 
     def to_session(self) -> dict[str, Any]:
         data = asdict(self)
+        data["doc_number"] = crypto.encrypt(self.doc_number)  # sessions are rows too: never in clear (ADR 0002)
         data["birth_date"] = self.birth_date.isoformat()
         data["terms_accepted_at"] = self.terms_accepted_at.isoformat()
         data["education"]["graduated_on"] = self.education.graduated_on.isoformat()
@@ -91,6 +92,7 @@ class PendingRegistration:
         return cls(
             **{
                 **data,
+                "doc_number": crypto.decrypt(data["doc_number"]),
                 "birth_date": date.fromisoformat(data["birth_date"]),
                 "terms_accepted_at": datetime.fromisoformat(data["terms_accepted_at"]),
                 "education": EducationData(**education),
@@ -263,7 +265,7 @@ def candidate_register(*, pending: PendingRegistration, confirmation: IdentityCo
         raise KaowuError(
             "accounts.confirmation_mismatch",
             _("以下信息与您填写的不一致：%(fields)s。请核对后重新输入；如填写有误，请返回上一步修改。"),
-            params={"fields": "、".join(mismatched)},
+            params={"fields": str(_("、")).join(mismatched)},
         )
     try:
         with transaction.atomic():
@@ -411,9 +413,15 @@ def password_change(*, actor: User, user: User, old_password: str, new_password:
 
 
 def password_reset(*, user: User, new_password: str) -> None:
-    """Set a new password after account recovery proved who the person is (ACC-5)."""
+    """Set a new password after account recovery proved who the person is (ACC-5).
+
+    Also lifts a login lockout of the account: the lockout page offers recovery as the way back in.
+    """
+    from axes.utils import reset as axes_reset
+
     _validate_new_password(new_password, user, field="new_password1")
     _set_password(actor=user, user=user, new_password=new_password, action="accounts.password.reset")
+    axes_reset(username=user.username)
 
 
 def education_record_add(*, actor: User, user: User, data: EducationData) -> EducationRecord:

@@ -201,8 +201,14 @@ def lockout_response(request: HttpRequest, original_response=None, credentials=N
 def login_view(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        # django-axes counts failures per (username as given, IP): name the account itself, so that typing
+        # "CAND1", "Cand1" or the ID number instead of "cand1" does not start a fresh count.
+        identifier = form.cleaned_data["username"]
+        account = selectors.find_user_by_login_identifier(identifier)
         user = django_authenticate(
-            request, username=form.cleaned_data["username"], password=form.cleaned_data["password"]
+            request,
+            username=account.username if account is not None else identifier,
+            password=form.cleaned_data["password"],
         )
         if user is None:
             form.add_error(None, _("用户名（或证件号码）或密码不正确。连续输错多次账户将被暂时锁定。"))

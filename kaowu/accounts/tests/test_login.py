@@ -278,6 +278,28 @@ def test_lockout_counts_failures_by_id_number_too(client, candidate_a):
 
 
 @pytest.mark.django_db
+def test_lockout_cannot_be_dodged_by_spelling_the_identifier_differently(client):
+    number = id_number_ending_in_x()
+    user = register_candidate(doc_number=number)
+    spellings = [
+        user.username,
+        user.username.upper(),
+        user.username.capitalize(),
+        number,
+        number.lower(),
+        number.translate(FULL_WIDTH),
+    ]
+    for spelling in spellings[: settings.AXES_FAILURE_LIMIT]:
+        login(client, spelling, "Wrong2026pass")
+
+    for spelling in spellings:
+        response = login(client, spelling, PASSWORD)
+        assert response.status_code == 429, spelling
+        assert "锁定" in response.content.decode()
+    assert signed_in_as(client) is None
+
+
+@pytest.mark.django_db
 def test_failures_below_the_limit_do_not_lock_and_success_resets_them(client, candidate_a):
     limit = settings.AXES_FAILURE_LIMIT
     for _ in range(limit - 1):

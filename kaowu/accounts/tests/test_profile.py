@@ -10,6 +10,7 @@ from datetime import date
 
 import pytest
 from django.contrib.auth import SESSION_KEY
+from django.test import Client
 from django.urls import reverse
 
 from kaowu.accounts import forms, services
@@ -44,7 +45,12 @@ def other_code(code: str) -> str:
 
 
 def contact_data(**overrides) -> dict:
-    data = {"email": "new@example.com", "address": "北京市海淀区中关村大街1号", "postcode": "100080", "work_unit": "某律所"}
+    data = {
+        "email": "new@example.com",
+        "address": "北京市海淀区中关村大街1号",
+        "postcode": "100080",
+        "work_unit": "某律所",
+    }
     data.update(overrides)
     return data
 
@@ -467,9 +473,7 @@ def test_password_change_keeps_the_session_and_texts_the_candidate(
 
 
 @pytest.mark.django_db
-def test_other_sessions_end_after_a_password_change(client, client_a, candidate_a):
-    from django.test import Client
-
+def test_other_sessions_end_after_a_password_change(client_a, candidate_a):
     other = Client()
     other.force_login(candidate_a)
     assert other.get(reverse("accounts:home")).status_code == 200

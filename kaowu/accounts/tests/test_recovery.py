@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.test import Client
 from django.urls import reverse
@@ -16,6 +17,7 @@ from kaowu.conftest import PASSWORD, last_sms_code, make_id_number, make_phone
 from kaowu.core.errors import KaowuError
 from kaowu.core.models import AuditEntry
 from kaowu.notifications.models import Notification, SmsCode, SmsPurpose
+from kaowu.notifications.services import sms_code_send
 from kaowu.notifications.sms import locmem
 
 RECOVER_URL = reverse("accounts:recover")
@@ -37,17 +39,13 @@ def capture(django_capture_on_commit_callbacks):
     return django_capture_on_commit_callbacks
 
 
-@pytest.fixture(autouse=True)
-def _empty_outbox():
-    # The persona fixtures text a registration code; start each test with an empty outbox.
-    locmem.clear()
-
-
 def identity(user) -> dict:
     return {"real_name": user.real_name, "doc_number": user.candidate_profile.doc_number, "phone": user.phone}
 
 
 def send_code(client, capture, **details):
+    # The persona fixtures just texted a registration code to their phones; let the 1-per-minute limit pass.
+    SmsCode.objects.filter(purpose=SmsPurpose.REGISTER).update(created_at=timezone.now() - timedelta(minutes=2))
     with capture(execute=True):
         return client.post(SMS_URL, {"action": "send_code", **details}, headers={"HX-Request": "true"})
 
@@ -95,6 +93,8 @@ def age_session_state(client, key: str, by: timedelta) -> None:
 
 @pytest.mark.django_db
 def test_recovery_code_is_texted_when_name_number_and_phone_match(client, capture, candidate_a):
+    locmem.clear()  # the persona fixture texted a registration code
+
     response = send_code(client, capture, **identity(candidate_a))
 
     assert response.status_code == 200
@@ -170,7 +170,9 @@ def test_generic_error_does_not_reveal_whether_the_account_exists(client, captur
 def test_right_code_with_someone_elses_name_is_refused(client, capture, candidate_a):
     send_code(client, capture, **identity(candidate_a))
 
-    response = verify(client, **identity(candidate_a), real_name="李四", sms_code=last_sms_code(candidate_a.phone))
+    response = verify(
+        client, **{**identity(candidate_a), "real_name": "李四"}, sms_code=last_sms_code(candidate_a.phone)
+    )
 
     assert RECOVERY_FAILED in form_errors(response)["sms_code"][0]
     assert RECOVERY_SESSION_KEY not in client.session
@@ -187,13 +189,14 @@ def test_recovery_code_cannot_be_used_twice(client, capture, candidate_a):
 
 @pytest.mark.django_db
 def test_registration_code_does_not_recover_an_account(client, capture, candidate_a):
-    # The fixture's registration code was for the same phone, but for another purpose.
+    SmsCode.objects.filter(phone=candidate_a.phone).update(created_at=timezone.now() - timedelta(minutes=2))
     with capture(execute=True):
-        SmsCode.objects.filter(phone=candidate_a.phone).update(created_at=timezone.now() - timedelta(minutes=2))
-        services.change_phone_sms_send  # noqa: B018 - keep the module import meaningful
-    response = verify(client, **identity(candidate_a), sms_code="123456")
+        sms_code_send(phone=candidate_a.phone, purpose=SmsPurpose.REGISTER)
+
+    response = verify(client, **identity(candidate_a), sms_code=last_sms_code(candidate_a.phone))
 
     assert RECOVERY_FAILED in form_errors(response)["sms_code"][0]
+    assert RECOVERY_SESSION_KEY not in client.session
 
 
 @pytest.mark.django_db
@@ -269,6 +272,24 @@ def test_reset_sets_the_new_password_and_tells_the_candidate(client, capture, ca
     assert elsewhere.get(HOME_URL).status_code == 302
     # The recovery cannot be replayed.
     assert client.get(RESET_URL).url == RECOVER_URL
+
+
+@pytest.mark.django_db
+def test_password_reset_lifts_a_login_lockout(client, capture, candidate_a):
+    # The lockout page offers recovery as the way back in: after a reset the new password must work.
+    browser = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        login(browser, candidate_a.username, "Wrong2026pass")
+    locked = login(browser, candidate_a.username, PASSWORD)
+    assert locked.status_code == 429
+    assert "找回密码/账户" in locked.content.decode()
+
+    recover_by_sms(browser, capture, candidate_a)
+    browser.post(RESET_URL, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+
+    response = login(browser, candidate_a.username, NEW_PASSWORD)
+    assert response.status_code == 302
+    assert browser.session[SESSION_KEY] == str(candidate_a.pk)
 
 
 @pytest.mark.django_db
@@ -387,17 +408,17 @@ def test_five_wrong_answers_lock_the_question_even_for_the_right_answer(client, 
 
 
 @pytest.mark.django_db
-def test_the_answer_lock_is_per_account(client, candidate_a, candidate_b):
-    with pytest.raises(KaowuError):
-        for _ in range(services.RECOVERY_ANSWER_ATTEMPTS + 1):
-            try:
-                services.recovery_check_answer(user=candidate_a, answer="上海")
-            except KaowuError as error:
-                if error.code == "accounts.recovery_locked":
-                    assert error.status == 429
-                    raise
+def test_the_answer_lock_is_per_account(candidate_a, candidate_b):
+    for _ in range(services.RECOVERY_ANSWER_ATTEMPTS):
+        with pytest.raises(KaowuError) as caught:
+            services.recovery_check_answer(user=candidate_a, answer="上海")
+        assert caught.value.code == "accounts.answer_wrong"
 
-    services.recovery_check_answer(user=candidate_b, answer="北京")  # does not raise
+    with pytest.raises(KaowuError) as caught:
+        services.recovery_check_answer(user=candidate_a, answer="北京")
+    assert (caught.value.code, caught.value.status) == ("accounts.recovery_locked", 429)
+
+    services.recovery_check_answer(user=candidate_b, answer="北京")  # another account is not locked
 
 
 @pytest.mark.django_db

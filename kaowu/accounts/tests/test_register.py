@@ -12,6 +12,7 @@ from datetime import date, timedelta
 import pytest
 from captcha.models import CaptchaStore
 from django.apps import apps
+from django.contrib.sessions.models import Session
 from django.db import IntegrityError
 from django.urls import reverse
 from django.utils import timezone
@@ -207,6 +208,21 @@ def test_registration_stores_the_id_number_only_encrypted_hashed_and_masked(clie
     for model in apps.get_models():
         for row in model.objects.values():
             assert number not in json.dumps(row, default=str, ensure_ascii=False), model
+
+
+@pytest.mark.django_db
+def test_pending_registration_keeps_the_id_number_out_of_the_session_store(client, capture):
+    # Between the form and the confirmation the registration waits in the (database) session; a candidate
+    # who walks away leaves it there until the session expires. ADR 0002: never the number in clear.
+    agree(client)
+    response, data = submit_form(client, capture)
+    assert response.url == CONFIRM_URL
+
+    session = Session.objects.get(session_key=client.session.session_key)
+    assert data["doc_number"] not in json.dumps(session.get_decoded(), ensure_ascii=False)
+    # The confirmation still compares against the real number.
+    assert client.post(CONFIRM_URL, confirmation_of(data)).url == LOGIN_URL
+    assert CandidateProfile.objects.get().doc_number == data["doc_number"]
 
 
 @pytest.mark.django_db
@@ -793,6 +809,7 @@ def test_pending_registration_keeps_no_secret_in_clear(sent_registration):
 
     session_data = json.dumps(pending.to_session(), ensure_ascii=False)
     assert PASSWORD not in session_data
+    assert kwargs["doc_number"] not in session_data
     assert kwargs["security_answer"] not in session_data
     assert services.PendingRegistration.from_session(json.loads(session_data)) == pending
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,13 @@ def image_bytes(fmt: str) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (320, 200), (240, 240, 240)).save(buffer, fmt)
     return buffer.getvalue()
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A small PNG whose header (IHDR, with a valid CRC) claims ``width``×``height`` pixels."""
+    data = image_bytes("PNG")
+    ihdr = b"IHDR" + struct.pack(">II", width, height) + data[24:29]
+    return data[:12] + ihdr + struct.pack(">I", zlib.crc32(ihdr)) + data[33:]
 
 
 def stored_files() -> list[Path]:
@@ -147,6 +156,7 @@ def test_scan_file_is_served_to_its_owner_with_the_stored_type(client_a, candida
         ("notes.jpg", "这不是图片，只是一段文字。\n".encode() * 20, "只能上传 JPG、PNG 图片或 PDF 文件"),
         ("cut.pdf", b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\n", "PDF 文件不完整或已损坏"),
         ("cut.jpg", image_bytes("JPEG")[:800], "图片文件不完整或已损坏"),
+        ("bomb.png", png_claiming(20_000, 20_000), "图片的像素尺寸过大（超过 4000 万像素）"),
     ],
 )
 def test_unfit_scan_is_refused_and_nothing_is_stored(client_a, candidate_a, name, data, message):

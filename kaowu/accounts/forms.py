@@ -221,7 +221,7 @@ class ContactForm(KaowuForm):
     address = forms.CharField(label=_("通讯地址"), max_length=200, required=False)
     postcode = forms.RegexField(
         label=_("邮政编码"),
-        regex=r"^\d{6}$",
+        regex=r"^[0-9]{6}$",
         required=False,
         error_messages={"invalid": _("邮政编码为 6 位数字。")},
     )

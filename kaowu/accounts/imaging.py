@@ -125,7 +125,7 @@ class _Unreadable(Exception):
 # --- Photo (ACC-7) ---------------------------------------------------------------------------------
 
 
-def check_and_standardise_photo(data: bytes) -> PhotoReport:
+def check_and_standardise_photo(data: bytes, *, size: int | None = None) -> PhotoReport:
     """Check an uploaded ID photo and, if it passes, make the standard photo from it.
 
     Checks, in order: file size (before decoding anything), JPEG format by content (with decompression
@@ -133,10 +133,11 @@ def check_and_standardise_photo(data: bytes) -> PhotoReport:
     that fails stops the ones that cannot run without it (nothing after size or format); pixel size,
     background and face are all reported together. When everything passes, the photo is cropped around
     the face to the output aspect ratio, resized to ``OUTPUT_SIZE`` and encoded at the highest JPEG
-    quality that fits ``OUTPUT_TARGET_BYTES``.
+    quality that fits ``OUTPUT_TARGET_BYTES``. ``size`` is the upload's real size when the caller read
+    ``data`` only up to just past the limit (so a huge upload is never held in memory).
     """
     limits = settings.KAOWU_PHOTO
-    size_check = _check_size(len(data), limits["MAX_UPLOAD_BYTES"])
+    size_check = _check_size(len(data) if size is None else size, limits["MAX_UPLOAD_BYTES"])
     if not size_check.passed:
         return PhotoReport(checks=(size_check,), photo=None)
 
@@ -384,20 +385,22 @@ _SCAN_IMAGE_TYPES = {"JPEG": ("image/jpeg", "jpg"), "MPO": ("image/jpeg", "jpg")
 _PDF_EOF_WINDOW = 1024
 
 
-def inspect_scan(data: bytes) -> ScanInfo:
+def inspect_scan(data: bytes, *, size: int | None = None) -> ScanInfo:
     """Check an uploaded ID card or certificate scan and say what it is; raise ``KaowuError`` if unfit.
 
     Accepted by content (the file name is never trusted): JPEG or PNG that decodes completely, with the
     same decompression bomb protection as photos, or a PDF with both its header and its end marker.
-    Error codes: ``scan.too_large``, ``scan.bad_type``, ``scan.bomb`` and ``scan.broken``.
+    Error codes: ``scan.too_large``, ``scan.bad_type``, ``scan.bomb`` and ``scan.broken``. ``size`` is
+    the upload's real size when ``data`` was read only up to just past the limit.
     """
     limits = settings.KAOWU_SCAN
-    if len(data) > limits["MAX_UPLOAD_BYTES"]:
+    size = len(data) if size is None else size
+    if size > limits["MAX_UPLOAD_BYTES"]:
         raise KaowuError(
             "scan.too_large",
             _("文件大小为 %(size)s，超过了 %(limit)s 的上限，请压缩或降低扫描分辨率后重新上传。"),
             field="file",
-            params={"size": _file_size(len(data)), "limit": _file_size(limits["MAX_UPLOAD_BYTES"])},
+            params={"size": _file_size(size), "limit": _file_size(limits["MAX_UPLOAD_BYTES"])},
         )
     if data.startswith(b"%PDF-"):
         if b"%%EOF" not in data[-_PDF_EOF_WINDOW:]:

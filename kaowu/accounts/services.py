@@ -473,14 +473,14 @@ def _education_audit(record: EducationRecord) -> dict[str, Any]:
 # --- Photo and scans (ACC-7, ACC-8) -----------------------------------------------------------------
 
 
-def photo_upload(*, actor: User, user: User, data: bytes) -> PhotoReport:
+def photo_upload(*, actor: User, user: User, data: bytes, size: int | None = None) -> PhotoReport:
     """Check an uploaded ID photo and, if every check passes, make its standard version the user's photo.
 
     Returns the report either way (the view shows each check). When a check fails nothing is stored.
     The upload itself is never kept, only the standard photo; a replaced photo's file is deleted after
     commit. Audit: ``accounts.photo.uploaded``.
     """
-    report = check_and_standardise_photo(data)
+    report = check_and_standardise_photo(data, size=size)
     if not report.ok or report.photo is None:
         return report
     standard = report.photo
@@ -504,9 +504,14 @@ def photo_upload(*, actor: User, user: User, data: bytes) -> PhotoReport:
     return report
 
 
-def scan_upload(*, actor: User, user: User, kind: str, name: str, data: bytes, description: str = "") -> Scan:
-    """Store a scan after checking its real type (by content) and size. Audit: ``accounts.scan.uploaded``."""
-    info = inspect_scan(data)
+def scan_upload(
+    *, actor: User, user: User, kind: str, name: str, data: bytes, size: int | None = None, description: str = ""
+) -> Scan:
+    """Store a scan after checking its real type (by content) and size. Audit: ``accounts.scan.uploaded``.
+
+    ``size`` is the upload's real size when ``data`` was read only up to just past the limit.
+    """
+    info = inspect_scan(data, size=size)
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=user.pk).first()
         if Scan.objects.filter(user=user).count() >= MAX_SCANS_PER_USER:

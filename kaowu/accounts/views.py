@@ -397,8 +397,9 @@ def photo(request: HttpRequest) -> HttpResponse:
     form = PhotoForm(request.POST or None, request.FILES or None)
     report = None
     if request.method == "POST" and form.is_valid():
-        data = _read_upload(form.cleaned_data["photo"], settings.KAOWU_PHOTO["MAX_UPLOAD_BYTES"])
-        report = services.photo_upload(actor=request.user, user=request.user, data=data)
+        upload = form.cleaned_data["photo"]
+        data = _read_upload(upload, settings.KAOWU_PHOTO["MAX_UPLOAD_BYTES"])
+        report = services.photo_upload(actor=request.user, user=request.user, data=data, size=upload.size)
         if report.ok:
             messages.success(request, _("照片已通过检查，并已自动处理为标准证件照。"))
             return redirect("accounts:photo")
@@ -427,6 +428,7 @@ def scans(request: HttpRequest) -> HttpResponse:
                 kind=form.cleaned_data["kind"],
                 name=upload.name,
                 data=_read_upload(upload, settings.KAOWU_SCAN["MAX_UPLOAD_BYTES"]),
+                size=upload.size,
                 description=form.cleaned_data["description"],
             )
         except KaowuError as error:

@@ -5,8 +5,6 @@ import logging
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.module_loading import import_string
-from django_ratelimit.exceptions import Ratelimited
 
 from .context import reset_current_ip, set_current_ip
 from .errors import KaowuError
@@ -39,10 +37,6 @@ class RequestContextMiddleware:
             reset_current_ip(token)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if isinstance(exception, Ratelimited):
-            # django-ratelimit only calls RATELIMIT_VIEW from its own middleware; without this a limit
-            # would surface as a bare 403 instead of the 429 page.
-            return import_string(settings.RATELIMIT_VIEW)(request, exception)
         if not isinstance(exception, KaowuError):
             return None
         logger.info("KaowuError %s on %s", exception.code, request.path)

@@ -135,7 +135,7 @@ def test_30_mb_upload_is_refused_for_its_size_and_nothing_is_stored(client_a, ca
     assert response.status_code == 200
     text = response.content.decode()
     assert REFUSED_HEADING in text
-    assert "超过了 5 MB 的上限" in text
+    assert "照片文件大小为 30 MB，超过了 5 MB 的上限" in text
     assert not Photo.objects.exists()
     assert stored_files() == []
 

@@ -117,6 +117,7 @@ def test_contact_unchanged_writes_no_audit_row(client_a, candidate_a):
     [
         ({"postcode": "10008"}, "邮政编码为 6 位数字。"),
         ({"postcode": "10008a"}, "邮政编码为 6 位数字。"),
+        ({"postcode": "1000８0"}, "邮政编码为 6 位数字。"),  # full-width digit
         ({"email": "not-an-email"}, "输入一个有效的 Email 地址。"),
         ({"email": ""}, "这个字段是必须的"),
     ],

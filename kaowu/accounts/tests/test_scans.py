@@ -176,7 +176,7 @@ def test_oversize_scan_is_refused(client_a, candidate_a):
     response = post_scan(client_a, data, "big.pdf")
 
     assert response.status_code == 200
-    assert "超过了 5 MB 的上限" in response.content.decode()
+    assert "文件大小为 6 MB，超过了 5 MB 的上限" in response.content.decode()
     assert not Scan.objects.exists()
     assert stored_files() == []
 

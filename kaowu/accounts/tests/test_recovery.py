@@ -455,7 +455,7 @@ def test_reset_after_security_question_works(client, candidate_a, capture):
 
 
 @pytest.mark.django_db
-def test_inactive_account_cannot_be_recovered(client, capture, candidate_a):
+def test_inactive_account_cannot_be_recovered(client, candidate_a):
     look_up(client, candidate_a)
     candidate_a.is_active = False
     candidate_a.save(update_fields=["is_active"])

@@ -149,15 +149,20 @@ def check_and_standardise_photo(data: bytes, *, size: int | None = None) -> Phot
     analysis = _analysis_copy(image)
     background_check, background = _check_background(np.asarray(analysis))
     face_check, face = _check_face(analysis)
+    face_box = None
+    if face is not None:
+        # Face box from the analysis copy back to full-resolution coordinates.
+        scale_x, scale_y = image.width / analysis.width, image.height / analysis.height
+        x, y, w, h = face
+        face_box = (x * scale_x, y * scale_y, w * scale_x, h * scale_y)
+        if face_box[3] / _FACE_HEIGHT_SHARE < limits["MIN_HEIGHT"]:
+            # The crop around so small a face would have to be enlarged into a blurred standard photo.
+            message = _("人脸在照片中过小，请靠近镜头重新拍摄，或裁掉多余的背景后重新上传。")
+            face_check = PhotoCheck("face", False, message)
     checks = (size_check, format_check, pixels_check, background_check, face_check)
-    if not all(check.passed for check in checks):
+    if not all(check.passed for check in checks) or face_box is None:
         return PhotoReport(checks=checks, photo=None)
 
-    # Face box from the analysis copy back to full-resolution coordinates.
-    scale_x = image.width / analysis.width
-    scale_y = image.height / analysis.height
-    x, y, w, h = face
-    face_box = (x * scale_x, y * scale_y, w * scale_x, h * scale_y)
     output_size = tuple(limits["OUTPUT_SIZE"])
     standard = image.resize(
         output_size,

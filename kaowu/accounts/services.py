@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime
 from typing import Any
 
+from axes.utils import reset as axes_reset
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
@@ -417,8 +418,6 @@ def password_reset(*, user: User, new_password: str) -> None:
 
     Also lifts a login lockout of the account: the lockout page offers recovery as the way back in.
     """
-    from axes.utils import reset as axes_reset
-
     _validate_new_password(new_password, user, field="new_password1")
     _set_password(actor=user, user=user, new_password=new_password, action="accounts.password.reset")
     axes_reset(username=user.username)

@@ -539,6 +539,18 @@ def scan_upload(
     return scan
 
 
+def candidate_file_access_record(*, actor: User, obj: Photo | Scan) -> None:
+    """Record that staff opened a candidate's photo or scan (X-5: access to personal data is logged).
+
+    A candidate looking at their own files is not recorded. Audit: ``accounts.photo.viewed`` or
+    ``accounts.scan.viewed``.
+    """
+    if actor.pk == obj.user_id:
+        return
+    kind = "photo" if isinstance(obj, Photo) else "scan"
+    audit_record(actor=actor, action=f"accounts.{kind}.viewed", obj=obj, after={"owner": obj.user_id})
+
+
 def scan_delete(*, actor: User, scan: Scan) -> None:
     with transaction.atomic():
         before = {"id": scan.pk, "kind": scan.kind, "original_name": scan.original_name}

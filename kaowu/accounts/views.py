@@ -410,6 +410,7 @@ def photo(request: HttpRequest) -> HttpResponse:
 @login_required
 def photo_image(request: HttpRequest, user_id: int) -> FileResponse:
     found = selectors.get_photo_for(request.user, user_id)
+    services.candidate_file_access_record(actor=request.user, obj=found)
     response = FileResponse(found.image.open("rb"), content_type="image/jpeg")
     response["Cache-Control"] = "private, no-store"
     return response
@@ -442,6 +443,7 @@ def scans(request: HttpRequest) -> HttpResponse:
 @login_required
 def scan_file(request: HttpRequest, pk: int) -> FileResponse:
     scan = selectors.get_scan_for(request.user, pk)
+    services.candidate_file_access_record(actor=request.user, obj=scan)
     response = FileResponse(scan.file.open("rb"), content_type=scan.content_type)
     response["Content-Disposition"] = "inline"
     response["Cache-Control"] = "private, no-store"

@@ -319,3 +319,17 @@ def test_inactive_reviewer_cannot_view_candidate_files(client, world):
     # An inactive account's session no longer authenticates.
     assert response.status_code == 302
     assert response.url == f"{reverse('accounts:login')}?next={quote(url)}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("role", "logged"), [("staff_reviewer", True), ("candidate_a", False)])
+def test_staff_access_to_candidate_files_is_audited(client, world, role, logged):
+    sign_in(client, world, role)
+
+    client.get(url_of(world, "scan_file"))
+    client.get(url_of(world, "photo_image"))
+
+    viewed = AuditEntry.objects.filter(action__in=["accounts.scan.viewed", "accounts.photo.viewed"])
+    assert viewed.count() == (2 if logged else 0)
+    if logged:
+        assert set(viewed.values_list("actor__username", flat=True)) == {world["users"]["staff_reviewer"].username}

@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "kaowu.core",
     "kaowu.notifications",
     "kaowu.accounts",
+    "kaowu.catalog",
+    "kaowu.backoffice",
 ]
 
 MIDDLEWARE = [

@@ -1,7 +1,8 @@
 """Load demo data (idempotent) and print the demo logins: ``python manage.py seed_demo``.
 
 Accounts are created through the same service as a real registration (``candidate_register``); only the
-SMS step is skipped, because demo phone numbers cannot receive messages.
+SMS step is skipped, because demo phone numbers cannot receive messages. The five seed programmes and one
+staff account per role and scope come from ``kaowu.catalog.demo.load_demo_catalogue`` (CAT-8).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.utils import timezone
 
 from kaowu.accounts import services
 from kaowu.accounts.models import User
+from kaowu.catalog.demo import STAFF_PASSWORD, load_demo_catalogue
 from kaowu.core.validators import gb11643_check_char
 
 DEMO_PASSWORD = "Kaowu2026demo"  # noqa: S105 — printed demo login; the command refuses production
@@ -106,7 +108,8 @@ class Command(BaseCommand):
         for demo in DEMO_CANDIDATES:
             if not User.objects.filter(username=demo.username).exists():
                 self._create(demo)
-        self._print_logins()
+        staff = load_demo_catalogue()
+        self._print_logins(staff)
 
     def _create(self, demo: DemoCandidate) -> None:
         pending = services.PendingRegistration(
@@ -148,7 +151,7 @@ class Command(BaseCommand):
             if not report.ok:
                 raise CommandError(f"demo photo refused: {[c.message for c in report.checks if not c.passed]}")
 
-    def _print_logins(self) -> None:
+    def _print_logins(self, staff: list[tuple[str, str, str]]) -> None:
         out = self.stdout
         out.write("")
         out.write("Demo logins (登录页可用用户名或证件号码):")
@@ -156,4 +159,8 @@ class Command(BaseCommand):
         for demo in DEMO_CANDIDATES:
             out.write(f"  考生 {demo.real_name}  {demo.username} 或 {demo.doc_number} / {DEMO_PASSWORD}   {demo.note}")
         out.write("  安全问题答案均为：北京。开发环境的短信验证码见 http://127.0.0.1:8000/notifications/dev/sms/")
+        out.write("")
+        out.write(f"Staff logins (后台 http://127.0.0.1:8000/admin/，密码均为 {STAFF_PASSWORD}):")
+        for username, role, scope in staff:
+            out.write(f"  {username:<16} {role}  {scope}")
         out.write("")

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import TestCase
-from django.utils import timezone
 
 from kaowu.accounts import services as account_services
 from kaowu.accounts.models import User
+from kaowu.catalog.selectors import notice_current
+from kaowu.catalog.services import notice_publish
 from kaowu.core.validators import gb11643_check_char
 from kaowu.notifications.models import SmsPurpose
 from kaowu.notifications.services import sms_code_send
@@ -68,6 +69,17 @@ def last_sms_code(phone: str) -> str:
     return message.params["code"]
 
 
+def platform_notices() -> list[int]:
+    """Ids of the current user agreement and registration notice, published through the service if missing."""
+    ids = []
+    for kind in account_services.REGISTRATION_NOTICE_KINDS:
+        notice = notice_current(None, kind) or notice_publish(
+            actor=None, programme=None, kind=kind, title=f"测试{kind}", body=f"{kind} 正文。"
+        )
+        ids.append(notice.pk)
+    return ids
+
+
 def registration_kwargs(**overrides) -> dict:
     """Keyword arguments for ``registration_start`` describing a valid new candidate."""
     n = next(_sequence)
@@ -92,9 +104,7 @@ def registration_kwargs(**overrides) -> dict:
             graduated_on=date(2012, 7, 1),
             study_mode="full_time",
         ),
-        "terms_version": account_services.TERMS_VERSION,
-        "terms_accepted_at": timezone.now(),
-        "terms_accepted_ip": "127.0.0.1",
+        "accepted_notices": platform_notices(),
     }
     kwargs.update(overrides)
     return kwargs

@@ -23,8 +23,6 @@ class CandidateProfileInline(admin.StackedInline):
         "identity_confirmed_at",
         "address",
         "work_unit",
-        "terms_version",
-        "terms_accepted_at",
     ]
     readonly_fields = fields
 

@@ -111,10 +111,6 @@ class CandidateProfile(models.Model):
     security_question = models.CharField(_("密码找回问题"), max_length=100)
     security_answer_hash = models.CharField(max_length=128, editable=False)
 
-    terms_version = models.CharField(_("同意的用户协议版本"), max_length=20)
-    terms_accepted_at = models.DateTimeField(_("同意时间"))
-    terms_accepted_ip = models.GenericIPAddressField(_("同意时 IP"), null=True, blank=True)
-
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -8,8 +8,9 @@ name of the form field they belong to.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from axes.utils import reset as axes_reset
@@ -22,6 +23,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kaowu.catalog.models import NoticeKind, NoticeVersion
+from kaowu.catalog.services import notice_accept
 from kaowu.core import crypto
 from kaowu.core.audit import audit_record
 from kaowu.core.documents import GB11643_TYPES
@@ -35,9 +38,9 @@ from .imaging import PhotoReport, check_and_standardise_photo, inspect_scan
 from .models import CandidateProfile, EducationRecord, Photo, Scan, User
 from .selectors import document_number_hash, find_candidate, find_user_by_document
 
-# The user agreement and registration notice texts live in templates; bump this when either changes,
-# so every account records which version its holder accepted.
-TERMS_VERSION = "2026.11"
+# A candidate accepts the current version of each of these platform-wide notices before registering
+# (seed 002: 网上报名协议 → 注册须知); each acceptance is recorded with its exact version (CAT-5).
+REGISTRATION_NOTICE_KINDS = (NoticeKind.USER_AGREEMENT, NoticeKind.REGISTRATION_NOTICE)
 
 MAX_SCANS_PER_USER = 20
 RECOVERY_ANSWER_ATTEMPTS = 5
@@ -75,15 +78,12 @@ class PendingRegistration:
     security_question: str
     security_answer_hash: str
     education: EducationData
-    terms_version: str
-    terms_accepted_at: datetime
-    terms_accepted_ip: str | None
+    accepted_notices: tuple[int, ...]
 
     def to_session(self) -> dict[str, Any]:
         data = asdict(self)
         data["doc_number"] = crypto.encrypt(self.doc_number)  # sessions are rows too: never in clear (ADR 0002)
         data["birth_date"] = self.birth_date.isoformat()
-        data["terms_accepted_at"] = self.terms_accepted_at.isoformat()
         data["education"]["graduated_on"] = self.education.graduated_on.isoformat()
         return data
 
@@ -95,7 +95,7 @@ class PendingRegistration:
                 **data,
                 "doc_number": crypto.decrypt(data["doc_number"]),
                 "birth_date": date.fromisoformat(data["birth_date"]),
-                "terms_accepted_at": datetime.fromisoformat(data["terms_accepted_at"]),
+                "accepted_notices": tuple(data["accepted_notices"]),
                 "education": EducationData(**education),
             }
         )
@@ -196,9 +196,7 @@ def registration_start(
     security_question: str,
     security_answer: str,
     education: EducationData,
-    terms_version: str,
-    terms_accepted_at: datetime,
-    terms_accepted_ip: str | None,
+    accepted_notices: Sequence[int],
 ) -> PendingRegistration:
     """Check a filled-in registration form and return it ready for the second confirmation.
 
@@ -230,9 +228,7 @@ def registration_start(
         security_question=security_question.strip(),
         security_answer_hash=make_password(_normalise_answer(security_answer)),
         education=education,
-        terms_version=terms_version,
-        terms_accepted_at=terms_accepted_at,
-        terms_accepted_ip=terms_accepted_ip,
+        accepted_notices=tuple(accepted_notices),
     )
 
 
@@ -245,13 +241,26 @@ _CONFIRMATION_LABELS = {
 }
 
 
+def _registration_notices(accepted: Sequence[int]) -> list[NoticeVersion]:
+    """The platform notices a registration accepted: exactly one of each kind in REGISTRATION_NOTICE_KINDS."""
+    notices = list(NoticeVersion.objects.filter(pk__in=accepted, programme__isnull=True))
+    if sorted(n.kind for n in notices) != sorted(REGISTRATION_NOTICE_KINDS):
+        raise KaowuError(
+            "accounts.notices_not_accepted",
+            _("请先阅读并同意用户协议和注册须知，再提交注册。"),
+            status=409,
+        )
+    return notices
+
+
 def candidate_register(*, pending: PendingRegistration, confirmation: IdentityConfirmation) -> User:
     """Create the account once the second confirmation matches what was filled in.
 
     After this the identity fields (name, document type and number, gender, birth date) never change.
-    Side effects: User, CandidateProfile and the first EducationRecord rows; audit row
-    ``accounts.candidate.registered``. Raises ``KaowuError`` on any mismatch (naming the fields, never
-    their values) or if the number, phone or user name was taken meanwhile.
+    Side effects: User, CandidateProfile and the first EducationRecord rows; a NoticeAcceptance for each
+    accepted platform notice (refused with ``catalog.notice_outdated`` if a newer version was published
+    meanwhile); audit row ``accounts.candidate.registered``. Raises ``KaowuError`` on any mismatch
+    (naming the fields, never their values) or if the number, phone or user name was taken meanwhile.
     """
     expected = {
         "real_name": pending.real_name,
@@ -289,11 +298,10 @@ def candidate_register(*, pending: PendingRegistration, confirmation: IdentityCo
                 identity_confirmed_at=timezone.now(),
                 security_question=pending.security_question,
                 security_answer_hash=pending.security_answer_hash,
-                terms_version=pending.terms_version,
-                terms_accepted_at=pending.terms_accepted_at,
-                terms_accepted_ip=pending.terms_accepted_ip,
             )
             EducationRecord.objects.create(user=user, **asdict(pending.education))
+            for notice in _registration_notices(pending.accepted_notices):
+                notice_accept(user=user, notice=notice)
             audit_record(
                 actor=user,
                 action="accounts.candidate.registered",
@@ -303,7 +311,7 @@ def candidate_register(*, pending: PendingRegistration, confirmation: IdentityCo
                     "doc_type": profile.doc_type,
                     "doc_number": profile.doc_number_masked,
                     "phone": mask_phone(pending.phone),
-                    "terms_version": pending.terms_version,
+                    "notices": list(pending.accepted_notices),
                 },
             )
     except IntegrityError as error:

@@ -21,6 +21,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 
+from kaowu.catalog.models import NoticeKind, NoticeVersion
+from kaowu.catalog.selectors import notice_current
 from kaowu.core.errors import KaowuError
 
 from . import selectors, services
@@ -92,34 +94,40 @@ def _save_registration(request: HttpRequest, state: dict) -> None:
     request.session[REGISTRATION_SESSION_KEY] = state
 
 
+def _platform_notice(kind: str) -> NoticeVersion:
+    notice = notice_current(None, kind)
+    if notice is None:
+        raise KaowuError(
+            "accounts.registration_unavailable",
+            _("平台尚未发布用户协议或注册须知，暂时无法注册。请稍后再试或联系考试机构。"),
+            status=503,
+        )
+    return notice
+
+
 @ratelimit(key="ip", rate=POST_LIMIT, method="POST", block=True)
 def register_agreement(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("accounts:home")
+    agreement = _platform_notice(NoticeKind.USER_AGREEMENT)
     form = AgreementForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        _save_registration(
-            request,
-            {
-                "terms_version": services.TERMS_VERSION,
-                "terms_accepted_at": timezone.now().isoformat(),
-                "terms_accepted_ip": request.client_ip,
-                "step": "notice",
-            },
-        )
+        _save_registration(request, {"notices": [agreement.pk], "step": "notice"})
         return redirect("accounts:register_notice")
-    return render(request, "accounts/register_agreement.html", {"form": form, "step": 1})
+    return render(request, "accounts/register_agreement.html", {"form": form, "step": 1, "notice": agreement})
 
 
 def register_notice(request: HttpRequest) -> HttpResponse:
     state = _registration(request)
     if not state:
         return redirect("accounts:register")
+    notice = _platform_notice(NoticeKind.REGISTRATION_NOTICE)
     if request.method == "POST":
-        state["step"] = "form"
+        # The version shown is the one accepted; recorded when the account is created.
+        state.update(step="form", notices=[state["notices"][0], notice.pk])
         _save_registration(request, state)
         return redirect("accounts:register_form")
-    return render(request, "accounts/register_notice.html", {"step": 2})
+    return render(request, "accounts/register_notice.html", {"step": 2, "notice": notice})
 
 
 @ratelimit(key="ip", rate=POST_LIMIT, method="POST", block=True)
@@ -149,9 +157,7 @@ def register_form(request: HttpRequest) -> HttpResponse:
                     security_question=data["security_question"],
                     security_answer=data["security_answer"],
                     education=form.education_data(),
-                    terms_version=state["terms_version"],
-                    terms_accepted_at=datetime.fromisoformat(state["terms_accepted_at"]),
-                    terms_accepted_ip=state["terms_accepted_ip"],
+                    accepted_notices=state["notices"],
                 )
             except KaowuError as error:
                 _apply_error(form, error)
@@ -177,6 +183,11 @@ def register_confirm(request: HttpRequest) -> HttpResponse:
         try:
             services.candidate_register(pending=pending, confirmation=form.confirmation())
         except KaowuError as error:
+            if error.code == "catalog.notice_outdated":
+                # A new version came out while they were filling in: they must read and accept it.
+                del request.session[REGISTRATION_SESSION_KEY]
+                messages.warning(request, error.message)
+                return redirect("accounts:register")
             _apply_error(form, error)
         else:
             del request.session[REGISTRATION_SESSION_KEY]

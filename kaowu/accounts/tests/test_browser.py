@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from kaowu.conftest import PHOTO_DIR, last_sms_code, make_id_number, screenshot
+from kaowu.conftest import PHOTO_DIR, last_sms_code, make_id_number, platform_notices, screenshot
 from kaowu.notifications.models import SmsCode
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -33,6 +33,7 @@ def _login(page, identifier: str, password: str) -> None:
 
 def test_candidate_registers_uploads_photo_changes_phone_and_resets_password(phone_page):
     page = phone_page
+    platform_notices()  # the agreement and registration notice a candidate reads first
     id_number = make_id_number()
     phone, new_phone = "13912340001", "13912340002"
 

@@ -21,11 +21,14 @@ from kaowu.accounts import services
 from kaowu.accounts.models import CandidateProfile, EducationRecord, User
 from kaowu.accounts.selectors import document_number_hash
 from kaowu.accounts.views import REGISTRATION_SESSION_KEY
+from kaowu.catalog.models import NoticeAcceptance, NoticeKind
+from kaowu.catalog.services import notice_publish
 from kaowu.conftest import (
     PASSWORD,
     last_sms_code,
     make_id_number,
     make_phone,
+    platform_notices,
     register_candidate,
     registration_kwargs,
 )
@@ -42,6 +45,12 @@ CONFIRM_URL = reverse("accounts:register_confirm")
 LOGIN_URL = reverse("accounts:login")
 
 _counter = iter(range(1, 10_000))
+
+
+@pytest.fixture(autouse=True)
+def _published_notices(db):
+    """Registration needs the platform's user agreement and registration notice to be published."""
+    platform_notices()
 
 
 # --- Helpers: walk the registration pages ---------------------------------------------------------------
@@ -173,8 +182,11 @@ def test_registration_through_the_pages_creates_one_account(client, capture):
     assert profile.birth_date == date(1990, 5, 17)
     assert profile.doc_type == "id_card"
     assert profile.identity_confirmed_at is not None
-    assert profile.terms_version == services.TERMS_VERSION
-    assert profile.terms_accepted_ip == "127.0.0.1"
+    # The exact versions of the agreement and the notice shown are recorded, with time and IP (CAT-5).
+    accepted = NoticeAcceptance.objects.filter(user=user).select_related("notice")
+    assert sorted(a.notice.kind for a in accepted) == sorted(services.REGISTRATION_NOTICE_KINDS)
+    assert {a.notice_id for a in accepted} == set(platform_notices())
+    assert all(a.ip == "127.0.0.1" for a in accepted)
     assert profile.security_question == "我的出生地是？"
     assert "北京" not in profile.security_answer_hash
     record = EducationRecord.objects.get()
@@ -239,7 +251,7 @@ def test_registration_writes_an_audit_row_with_masked_data(client, capture):
     assert entry.after["doc_type"] == "id_card"
     assert entry.after["doc_number"] == user.candidate_profile.doc_number_masked
     assert entry.after["phone"] == mask_phone(data["phone"])
-    assert entry.after["terms_version"] == services.TERMS_VERSION
+    assert sorted(entry.after["notices"]) == sorted(platform_notices())
     dumped = json.dumps([entry.before, entry.after], ensure_ascii=False)
     assert data["doc_number"] not in dumped
     assert data["phone"] not in dumped
@@ -877,3 +889,61 @@ def test_candidate_register_turns_an_insert_race_into_a_kaowu_error(sent_registr
     assert caught.value.code == "accounts.duplicate"
     assert isinstance(caught.value.__cause__, IntegrityError)
     assert stored() == before
+
+
+@pytest.mark.django_db
+def test_registration_is_unavailable_until_the_agreement_is_published(client):
+    from kaowu.catalog.models import NoticeVersion
+
+    NoticeVersion.objects.all().delete()
+
+    response = client.get(reverse("accounts:register"))
+
+    assert response.status_code == 503
+    assert "尚未发布用户协议" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_agreement_page_shows_the_current_version(client):
+    notice_publish(
+        actor=None, programme=None, kind=NoticeKind.USER_AGREEMENT, title="用户协议（修订）", body="第二版条款。"
+    )
+
+    body = client.get(reverse("accounts:register")).content.decode()
+
+    assert "用户协议（修订）" in body
+    assert "第二版条款。" in body
+
+
+@pytest.mark.django_db
+def test_a_new_agreement_published_mid_registration_must_be_read_again(sent_registration):
+    pending = services.registration_start(**sent_registration())
+    notice_publish(actor=None, programme=None, kind=NoticeKind.USER_AGREEMENT, title="新协议", body="新条款。")
+
+    with pytest.raises(KaowuError) as refused:
+        services.candidate_register(pending=pending, confirmation=identity_of(pending))
+
+    assert refused.value.code == "catalog.notice_outdated"
+    assert not User.objects.filter(username=pending.username).exists()
+    assert not NoticeAcceptance.objects.exists()
+
+
+@pytest.mark.django_db
+def test_registration_without_both_notices_accepted_is_refused(sent_registration):
+    pending = services.registration_start(**sent_registration(accepted_notices=platform_notices()[:1]))
+
+    with pytest.raises(KaowuError) as refused:
+        services.candidate_register(pending=pending, confirmation=identity_of(pending))
+
+    assert refused.value.code == "accounts.notices_not_accepted"
+    assert not User.objects.filter(username=pending.username).exists()
+
+
+def identity_of(pending: services.PendingRegistration) -> services.IdentityConfirmation:
+    return services.IdentityConfirmation(
+        real_name=pending.real_name,
+        doc_type=pending.doc_type,
+        doc_number=pending.doc_number,
+        education_level=pending.education.level,
+        degree=pending.education.degree,
+    )

@@ -348,3 +348,15 @@ def test_loader_returns_the_logins_it_printed(seeded):
         line.split()[0] for line in seeded.split("Staff logins", 1)[1].splitlines()[1:] if line.strip()
     ]
     assert Subject.objects.filter(programme__code=demo.CCAA_EXAM, name="服务认证基础").count() == 1
+
+
+def test_demo_candidates_accepted_the_published_platform_notices(seeded):
+    from kaowu.accounts.management.commands.seed_demo import DEMO_CANDIDATES
+    from kaowu.accounts.models import User
+    from kaowu.accounts.services import REGISTRATION_NOTICE_KINDS
+    from kaowu.catalog.models import NoticeAcceptance
+
+    for candidate in DEMO_CANDIDATES:
+        user = User.objects.get(username=candidate.username)
+        kinds = NoticeAcceptance.objects.filter(user=user).values_list("notice__kind", flat=True)
+        assert sorted(kinds) == sorted(REGISTRATION_NOTICE_KINDS)

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 
 import kaowu.urls
 from kaowu.accounts.models import CandidateProfile
-from kaowu.conftest import make_id_number
+from kaowu.conftest import make_id_number, platform_notices
 from kaowu.core import crypto
 from kaowu.core.audit import audit_record
 from kaowu.core.context import current_ip, reset_current_ip, set_current_ip
@@ -347,6 +347,7 @@ def test_the_site_logging_config_attaches_the_filter_to_its_handler(settings):
 
 @pytest.mark.django_db
 def test_rate_limited_view_answers_429_in_chinese(client):
+    platform_notices()  # the registration page needs its agreement
     for _ in range(30):  # POST_LIMIT is 30 an hour per IP
         assert client.post("/accounts/register/", {}).status_code == 200
 
@@ -360,6 +361,7 @@ def test_rate_limited_view_answers_429_in_chinese(client):
 
 @pytest.mark.django_db
 def test_rate_limit_counts_posts_only(client):
+    platform_notices()
     for _ in range(35):
         assert client.get("/accounts/register/").status_code == 200
 

@@ -14,11 +14,11 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from kaowu.accounts import services
 from kaowu.accounts.models import User
 from kaowu.catalog.demo import STAFF_PASSWORD, load_demo_catalogue
+from kaowu.catalog.selectors import notice_current
 from kaowu.core.validators import gb11643_check_char
 
 DEMO_PASSWORD = "Kaowu2026demo"  # noqa: S105 — printed demo login; the command refuses production
@@ -105,13 +105,15 @@ class Command(BaseCommand):
             User.objects.create_superuser(
                 username="admin", email="admin@kaowu.local", password=ADMIN_PASSWORD, real_name="系统管理员"
             )
+        # The catalogue first: it publishes the platform notices that demo candidates accept.
+        staff = load_demo_catalogue()
+        notices = [notice_current(None, kind).pk for kind in services.REGISTRATION_NOTICE_KINDS]
         for demo in DEMO_CANDIDATES:
             if not User.objects.filter(username=demo.username).exists():
-                self._create(demo)
-        staff = load_demo_catalogue()
+                self._create(demo, notices)
         self._print_logins(staff)
 
-    def _create(self, demo: DemoCandidate) -> None:
+    def _create(self, demo: DemoCandidate, notices: list[int]) -> None:
         pending = services.PendingRegistration(
             username=demo.username,
             doc_type=demo.doc_type,
@@ -132,9 +134,7 @@ class Command(BaseCommand):
                 graduated_on=date(2012, 7, 1),
                 study_mode="full_time",
             ),
-            terms_version=services.TERMS_VERSION,
-            terms_accepted_at=timezone.now(),
-            terms_accepted_ip=None,
+            accepted_notices=tuple(notices),
         )
         user = services.candidate_register(
             pending=pending,

@@ -133,7 +133,7 @@ def test_acceptance_records_version_time_and_ip(admin_user, programme, candidate
     acceptance = services.notice_accept(user=candidate_a, notice=notice)
     assert (acceptance.user, acceptance.notice, acceptance.ip) == (candidate_a, notice, client_ip)
     assert abs((timezone.now() - acceptance.accepted_at).total_seconds()) < 5
-    entry = AuditEntry.objects.get(action="catalog.notice.accepted")
+    entry = AuditEntry.objects.get(action="catalog.notice.accepted", object_id=str(acceptance.pk))
     assert (entry.actor, entry.ip, entry.after["version"]) == (candidate_a, client_ip, 1)
 
 
@@ -156,4 +156,4 @@ def test_an_outdated_version_cannot_be_accepted(admin_user, programme, candidate
     assert caught.value.code == "catalog.notice_outdated"
     assert caught.value.status == 409
     assert caught.value.message == "《报考须知》已发布新版本，请阅读新版本后再确认。"
-    assert not NoticeAcceptance.objects.exists()
+    assert not NoticeAcceptance.objects.filter(notice__programme=programme).exists()

@@ -145,6 +145,10 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (
     ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
 )
 
+# auditlog would take the client address from X-Forwarded-For as sent; our AuditEntry records the
+# proxy-aware address (kaowu.core.middleware.client_ip) instead.
+AUDITLOG_DISABLE_REMOTE_ADDR = True
+
 RATELIMIT_VIEW = "kaowu.core.views.ratelimited"
 # W001 only says Django's own RedisCache is not on django-ratelimit's list; it increments atomically (INCRBY),
 # which is all the limiter needs. E003 (cache not shared between workers) is fine for one development

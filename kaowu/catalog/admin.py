@@ -2,9 +2,10 @@
 
 Every admin here is scoped by staff role (``kaowu.backoffice.admin_scoping``): a programme
 administrator sees and edits only the programmes they manage, other roles see their scope read-only.
-Batches and their windows, batch copies and notices are written through ``kaowu.catalog.services``;
-the rest of the configuration (subjects, levels, sittings, sites …) has no service of its own and is
-saved by the admin after the forms below have validated it.
+Batches and their windows, batch copies, publication and notices are written through
+``kaowu.catalog.services`` (which write ``AuditEntry``); the rest of the configuration (subjects, levels,
+sittings, sites …) has no service of its own and is saved by the admin after the forms below have
+validated it. Every save of it is recorded field by field by django-auditlog (``kaowu.catalog.apps``).
 """
 
 from __future__ import annotations
@@ -47,7 +48,16 @@ from .models import (
     Specialty,
     Subject,
 )
-from .services import WindowSpec, batch_copy, batch_create, batch_set_windows, batch_windows_validate, notice_publish
+from .services import (
+    WindowSpec,
+    batch_copy,
+    batch_create,
+    batch_publish,
+    batch_set_windows,
+    batch_unpublish,
+    batch_windows_validate,
+    notice_publish,
+)
 
 # --- Helpers ----------------------------------------------------------------------------------------
 
@@ -111,49 +121,13 @@ def _split_list(text: str) -> list[str]:
     return [item for item in _LIST_SEPARATORS.split(text or "") if item]
 
 
-# Chinese labels for relations the models leave unnamed; the admin also uses them for read-only views.
-RELATION_LABELS = {
-    "programme": _("项目"),
-    "batch": _("考试批次"),
-    "level": _("级别"),
-    "site": _("考区/考点"),
-    "sitting": _("场次"),
-    "notice": _("须知/协议版本"),
-    "user": _("用户"),
-    "published_by": _("发布人"),
-}
-
-
-def _scoped_filter(title):
-    """A relation filter whose choices come from the viewer's (scoped) queryset, so no other
-    organisation's names leak through it, under a Chinese title."""
-
-    class ScopedRelatedFilter(admin.RelatedOnlyFieldListFilter):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.title = title
-
-    return ScopedRelatedFilter
-
-
-PROGRAMME_FILTER = _scoped_filter(_("项目"))
-BATCH_FILTER = _scoped_filter(_("考试批次"))
+# Relation filters offer only the related rows of the viewer's (scoped) queryset, so no other
+# organisation's names leak through their choices. Their titles are the fields' verbose names.
+SCOPED_FILTER = admin.RelatedOnlyFieldListFilter
 
 
 class ScopedModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
-    """Columns for the relations the models leave unnamed, so list headers are Chinese too."""
-
-    @admin.display(description=_("项目"), ordering="programme")
-    def programme_column(self, obj):
-        return obj.programme
-
-    @admin.display(description=_("考试批次"), ordering="batch")
-    def batch_column(self, obj):
-        return obj.batch
-
-    @admin.display(description=_("级别"), ordering="level")
-    def level_column(self, obj):
-        return obj.level
+    """A ``ModelAdmin`` scoped by staff role (``kaowu.backoffice.admin_scoping``)."""
 
 
 class KaowuInlineFormSet(BaseInlineFormSet):
@@ -320,7 +294,6 @@ class ReviewStageForm(forms.ModelForm):
     class Meta:
         model = ReviewStage
         fields = ["position", "level", "mode"]
-        labels = RELATION_LABELS
 
 
 class ReviewStageInline(ScopedInlineMixin, admin.TabularInline):
@@ -339,7 +312,7 @@ class ProgrammeAdmin(ScopedModelAdmin):
     form = ProgrammeForm
     inlines = [ReviewStageInline]
     list_display = ["name", "code", "owner", "kind", "payment_stage", "is_active"]
-    list_filter = ["kind", "is_active", ("owner", _scoped_filter(_("主办机构")))]
+    list_filter = ["kind", "is_active", ("owner", SCOPED_FILTER)]
     search_fields = ["name", "code"]
     fields = [
         "owner",
@@ -375,7 +348,6 @@ class BatchWindowForm(forms.ModelForm):
     class Meta:
         model = BatchWindow
         fields = ["action", "opens_at", "closes_at"]
-        labels = RELATION_LABELS
 
     def clean(self):
         cleaned = super().clean()
@@ -431,8 +403,7 @@ class BatchForm(forms.ModelForm):
 
     class Meta:
         model = Batch
-        fields = ["programme", "code", "name", "year", "is_published"]
-        labels = RELATION_LABELS
+        fields = ["programme", "code", "name", "year"]  # published only through the actions (services)
 
     def clean(self):
         cleaned = super().clean()
@@ -470,9 +441,13 @@ class BatchAdmin(ScopedModelAdmin):
     form = BatchForm
     inlines = [BatchWindowInline]
     list_display = ["name", "code", "programme", "year", "is_published", "copied_from"]
-    list_filter = [("programme", PROGRAMME_FILTER), "year", "is_published"]
+    list_filter = [("programme", SCOPED_FILTER), "year", "is_published"]
     search_fields = ["name", "code"]
-    actions = ["copy_batch"]
+    actions = ["copy_batch", "publish_batches", "unpublish_batches"]
+
+    # Saved by the change form itself; windows go through ``batch_set_windows``, publication through the
+    # "发布" / "取消发布" actions (``batch_publish`` / ``batch_unpublish``).
+    EDITABLE_FIELDS = ("code", "name", "year")
 
     def get_fields(self, request, obj=None):
         if obj is None:  # a new batch starts unpublished (batch_create)
@@ -482,7 +457,7 @@ class BatchAdmin(ScopedModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None:
-            fields.append("copied_from")
+            fields += ["is_published", "copied_from"]
         return fields
 
     def get_changeform_initial_data(self, request):
@@ -493,9 +468,12 @@ class BatchAdmin(ScopedModelAdmin):
         return initial
 
     def save_model(self, request, obj, form, change):
-        # A new batch is created with its windows in one service call, in save_related below.
+        # A new batch is created with its windows in one service call, in save_related below. A change
+        # writes only the fields the form edits, so it never overwrites a concurrent (un)publication.
         if change:
-            obj.save()
+            changed = [name for name in self.EDITABLE_FIELDS if name in form.changed_data]
+            if changed:
+                obj.save(update_fields=changed)
 
     def save_related(self, request, form, formsets, change):
         windows = next((fs for fs in formsets if fs.model is BatchWindow), None)
@@ -515,6 +493,43 @@ class BatchAdmin(ScopedModelAdmin):
         for formset in formsets:
             # Saved by the service, not by formset.save(); the admin's change message reads these.
             formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+    @admin.action(description=_("发布"), permissions=["change"])
+    def publish_batches(self, request, queryset):
+        self._set_published(request, queryset, publish=True)
+
+    @admin.action(description=_("取消发布"), permissions=["change"])
+    def unpublish_batches(self, request, queryset):
+        self._set_published(request, queryset, publish=False)
+
+    def _set_published(self, request, queryset, *, publish: bool) -> None:
+        """Publish or unpublish each selected batch the user manages, one service call per batch."""
+        scope = scope_of(request)
+        done: list[str] = []
+        refused: list[str] = []
+        for batch in queryset.order_by("pk"):
+            if not scope.can_manage(batch.programme_id):
+                refused.append(batch.name)
+                continue
+            try:
+                if publish:
+                    batch_publish(actor=request.user, batch=batch)
+                else:
+                    batch_unpublish(actor=request.user, batch=batch)
+            except KaowuError as error:
+                failed = _("“%(batch)s”未能发布：%(reason)s") if publish else _("“%(batch)s”未能取消发布：%(reason)s")
+                self.message_user(request, failed % {"batch": batch.name, "reason": error.message}, messages.ERROR)
+            else:
+                done.append(batch.name)
+        if refused:
+            self.message_user(
+                request,
+                _("您无权发布或取消发布以下批次：%(batches)s。") % {"batches": "、".join(refused)},
+                messages.ERROR,
+            )
+        if done:
+            message = _("已发布：%(batches)s。") if publish else _("已取消发布：%(batches)s。")
+            self.message_user(request, message % {"batches": "、".join(done)}, messages.SUCCESS)
 
     @admin.action(description=_("复制为新批次"), permissions=["add"])
     def copy_batch(self, request, queryset):
@@ -579,7 +594,6 @@ class SubjectForm(forms.ModelForm):
     class Meta:
         model = Subject
         fields = ["programme", "code", "name", "fee_yuan", "is_practical", "position"]
-        labels = RELATION_LABELS
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -598,8 +612,8 @@ class SubjectForm(forms.ModelForm):
 @admin.register(Subject)
 class SubjectAdmin(ScopedModelAdmin):
     form = SubjectForm
-    list_display = ["code", "name", "programme_column", "fee_yuan", "is_practical", "position"]
-    list_filter = [("programme", PROGRAMME_FILTER), "is_practical"]
+    list_display = ["code", "name", "programme", "fee_yuan", "is_practical", "position"]
+    list_filter = [("programme", SCOPED_FILTER), "is_practical"]
     list_select_related = ["programme"]
     search_fields = ["code", "name"]
     fields = ["programme", "code", "name", "fee_yuan", "is_practical", "position"]
@@ -613,7 +627,6 @@ class LevelForm(forms.ModelForm):
     class Meta:
         model = Level
         fields = ["programme", "code", "name", "position", "subjects"]
-        labels = RELATION_LABELS
 
     def clean(self):
         cleaned = super().clean()
@@ -625,8 +638,8 @@ class LevelForm(forms.ModelForm):
 @admin.register(Level)
 class LevelAdmin(ScopedModelAdmin):
     form = LevelForm
-    list_display = ["code", "name", "programme_column", "position"]
-    list_filter = [("programme", PROGRAMME_FILTER)]
+    list_display = ["code", "name", "programme", "position"]
+    list_filter = [("programme", SCOPED_FILTER)]
     list_select_related = ["programme"]
     search_fields = ["code", "name"]
     filter_horizontal = ["subjects"]
@@ -636,7 +649,6 @@ class SpecialtyForm(forms.ModelForm):
     class Meta:
         model = Specialty
         fields = ["level", "code", "name", "subjects"]
-        labels = RELATION_LABELS
 
     def clean(self):
         cleaned = super().clean()
@@ -649,8 +661,8 @@ class SpecialtyForm(forms.ModelForm):
 @admin.register(Specialty)
 class SpecialtyAdmin(ScopedModelAdmin):
     form = SpecialtyForm
-    list_display = ["code", "name", "level_column"]
-    list_filter = [("level__programme", PROGRAMME_FILTER)]
+    list_display = ["code", "name", "level"]
+    list_filter = [("level__programme", SCOPED_FILTER)]
     list_select_related = ["level"]
     search_fields = ["code", "name"]
     filter_horizontal = ["subjects"]
@@ -675,7 +687,6 @@ class EligibilityRuleForm(forms.ModelForm):
             "full_time_students_need_certificate",
             "description",
         ]
-        labels = RELATION_LABELS
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -699,7 +710,7 @@ class EligibilityRuleForm(forms.ModelForm):
 class EligibilityRuleAdmin(ScopedModelAdmin):
     form = EligibilityRuleForm
     list_display = ["__str__", "level", "specialty", "min_education", "min_degree", "min_work_years"]
-    list_filter = [("level__programme", PROGRAMME_FILTER)]
+    list_filter = [("level__programme", SCOPED_FILTER)]
 
 
 # --- Sittings, sites, positions ----------------------------------------------------------------------
@@ -709,7 +720,6 @@ class SittingForm(forms.ModelForm):
     class Meta:
         model = Sitting
         fields = ["batch", "name", "starts_at", "ends_at", "subjects"]
-        labels = RELATION_LABELS
 
     def clean(self):
         cleaned = super().clean()
@@ -736,8 +746,8 @@ class SittingForm(forms.ModelForm):
 @admin.register(Sitting)
 class SittingAdmin(ScopedModelAdmin):
     form = SittingForm
-    list_display = ["name", "batch_column", "starts_at", "ends_at"]
-    list_filter = [("batch", BATCH_FILTER)]
+    list_display = ["name", "batch", "starts_at", "ends_at"]
+    list_filter = [("batch", SCOPED_FILTER)]
     list_select_related = ["batch"]
     filter_horizontal = ["subjects"]
 
@@ -752,7 +762,6 @@ class SiteCapacityForm(forms.ModelForm):
     class Meta:
         model = SiteCapacity
         fields = ["sitting", "capacity"]
-        labels = RELATION_LABELS
 
 
 class SiteCapacityFormSet(KaowuInlineFormSet):
@@ -780,7 +789,6 @@ class SiteForm(forms.ModelForm):
     class Meta:
         model = Site
         fields = ["batch", "region", "name", "address"]
-        labels = RELATION_LABELS
 
 
 @admin.register(Site)
@@ -788,8 +796,8 @@ class SiteAdmin(ScopedModelAdmin):
     form = SiteForm
     autocomplete_fields = ["region"]
     inlines = [SiteCapacityInline]
-    list_display = ["name", "batch_column", "region", "address"]
-    list_filter = [("batch", BATCH_FILTER)]
+    list_display = ["name", "batch", "region", "address"]
+    list_filter = [("batch", SCOPED_FILTER)]
     list_select_related = ["batch", "region"]
     search_fields = ["name", "address"]
     fields = ["batch", "region", "name", "address"]
@@ -799,7 +807,6 @@ class PositionForm(forms.ModelForm):
     class Meta:
         model = Position
         fields = ["batch", "code", "name", "unit", "posts", "requirements"]
-        labels = RELATION_LABELS
 
     def clean(self):
         cleaned = super().clean()
@@ -810,8 +817,8 @@ class PositionForm(forms.ModelForm):
 @admin.register(Position)
 class PositionAdmin(ScopedModelAdmin):
     form = PositionForm
-    list_display = ["code", "name", "unit", "posts", "batch_column"]
-    list_filter = [("batch", BATCH_FILTER)]
+    list_display = ["code", "name", "unit", "posts", "batch"]
+    list_filter = [("batch", SCOPED_FILTER)]
     list_select_related = ["batch"]
     search_fields = ["code", "name", "unit"]
 
@@ -823,7 +830,6 @@ class NoticeVersionForm(forms.ModelForm):
     class Meta:
         model = NoticeVersion
         fields = ["programme", "kind", "title", "body"]
-        labels = RELATION_LABELS
 
 
 @admin.register(NoticeVersion)
@@ -832,7 +838,7 @@ class NoticeVersionAdmin(ScopedModelAdmin):
     so what a candidate accepted stays exactly what they read."""
 
     form = NoticeVersionForm
-    list_display = ["title", "programme", "kind", "version", "published_at", "publisher"]
+    list_display = ["title", "programme", "kind", "version", "published_at", "published_by"]
     list_filter = ["kind", ("programme", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["programme", "published_by"]
     search_fields = ["title"]
@@ -851,10 +857,6 @@ class NoticeVersionAdmin(ScopedModelAdmin):
             return queryset.none()
         # Platform-wide notices (user agreement …) are public texts: every role may read them.
         return queryset.filter(models.Q(programme__in=scope.visible) | models.Q(programme__isnull=True))
-
-    @admin.display(description=_("发布人"), ordering="published_by")
-    def publisher(self, notice: NoticeVersion):
-        return notice.published_by or "-"
 
     def has_view_permission(self, request, obj=None):
         if obj is not None and obj.programme_id is None:
@@ -891,22 +893,13 @@ class NoticeAcceptanceForm(forms.ModelForm):
     class Meta:
         model = NoticeAcceptance
         fields = ["user", "notice", "accepted_at", "ip"]
-        labels = RELATION_LABELS
 
 
 @admin.register(NoticeAcceptance)
 class NoticeAcceptanceAdmin(ScopedModelAdmin):
     form = NoticeAcceptanceForm
 
-    @admin.display(description=_("用户"), ordering="user")
-    def acceptor(self, acceptance: NoticeAcceptance):
-        return acceptance.user
-
-    @admin.display(description=_("须知/协议版本"), ordering="notice")
-    def accepted_notice(self, acceptance: NoticeAcceptance):
-        return acceptance.notice
-
-    list_display = ["acceptor", "accepted_notice", "accepted_at", "ip"]
+    list_display = ["user", "notice", "accepted_at", "ip"]
     list_filter = [("notice__programme", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["user", "notice"]
     search_fields = ["user__username", "user__real_name"]

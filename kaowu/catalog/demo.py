@@ -17,8 +17,8 @@ Idempotent: every row is looked up by its natural key first, batches by (program
 (programme, kind), so a second run creates and changes nothing — nor does it undo back-office changes made
 since (subject sets and sittings are filled only when their row is created). Batch dates are fixed when a
 batch is first created; they do not move on later runs. Batches, notices and staff roles go through the
-services (``batch_create``, ``notice_publish``, ``staff_role_grant``) with ``actor=None`` (the system); the
-rest of the configuration has no services yet and is written with the ORM.
+services (``batch_create``, ``batch_publish``, ``notice_publish``, ``staff_role_grant``) with ``actor=None``
+(the system); the rest of the configuration has no services yet and is written with the ORM.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ from kaowu.catalog.models import (
     VerificationMode,
     WindowAction,
 )
-from kaowu.catalog.services import WindowSpec, batch_create, notice_publish
+from kaowu.catalog.services import WindowSpec, batch_create, batch_publish, notice_publish
 
 STAFF_PASSWORD = "Kaowu2026staff"  # noqa: S105 — printed demo login; seed_demo refuses to run in production
 
@@ -208,9 +208,8 @@ def _batch(
             year=year,
             windows=[schedule.window(action) for action in actions],
         )
-        # There is no publishing service yet; demo batches are offered to candidates from the start.
-        Batch.objects.filter(pk=batch.pk).update(is_published=True)
-        batch.is_published = True
+        # Demo batches are offered to candidates from the start.
+        batch_publish(actor=None, batch=batch)
     return batch
 
 

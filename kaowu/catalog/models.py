@@ -31,7 +31,9 @@ class Region(models.Model):
     code = models.CharField(_("行政区划代码"), max_length=6, primary_key=True)
     name = models.CharField(_("名称"), max_length=50)
     level = models.CharField(_("级别"), max_length=10, choices=RegionLevel.choices)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self", verbose_name=_("上级区划"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
 
     class Meta:
         verbose_name = _("行政区划")
@@ -66,7 +68,7 @@ class Organisation(models.Model):
     parent = models.ForeignKey(
         "self", verbose_name=_("上级机构"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
-    path = models.CharField(max_length=255, editable=False, db_index=True)
+    path = models.CharField(_("层级路径"), max_length=255, editable=False, db_index=True)
     region = models.ForeignKey(
         Region, verbose_name=_("所在地区"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -181,7 +183,9 @@ class VerificationMode(models.TextChoices):
 class ReviewStage(models.Model):
     """One level of a programme's review chain (CAT-7), in order of ``position``."""
 
-    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="review_stages")
+    programme = models.ForeignKey(
+        Programme, verbose_name=_("项目"), on_delete=models.CASCADE, related_name="review_stages"
+    )
     position = models.PositiveSmallIntegerField(_("顺序"))
     level = models.CharField(_("审核级别"), max_length=20, choices=ReviewLevel.choices)
     mode = models.CharField(_("核验方式"), max_length=20, choices=VerificationMode.choices)
@@ -236,7 +240,7 @@ class WindowAction(models.TextChoices):
 class BatchWindow(models.Model):
     """When a candidate or staff action is open for a batch: ``opens_at`` ≤ now < ``closes_at``."""
 
-    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="windows")
+    batch = models.ForeignKey(Batch, verbose_name=_("批次"), on_delete=models.CASCADE, related_name="windows")
     action = models.CharField(_("事项"), max_length=20, choices=WindowAction.choices)
     opens_at = models.DateTimeField(_("开始时间"))
     closes_at = models.DateTimeField(_("结束时间"))
@@ -256,7 +260,7 @@ class BatchWindow(models.Model):
 
 
 class Subject(models.Model):
-    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="subjects")
+    programme = models.ForeignKey(Programme, verbose_name=_("项目"), on_delete=models.CASCADE, related_name="subjects")
     code = models.CharField(_("科目代码"), max_length=20)
     name = models.CharField(_("科目名称"), max_length=100)
     fee_fen = models.PositiveIntegerField(_("报名费（分）"), help_text=_("以分为单位，如 80 元填 8000。"))
@@ -276,7 +280,7 @@ class Subject(models.Model):
 class Level(models.Model):
     """报考级别; its ``subjects`` are the subject set a candidate at this level chooses from."""
 
-    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="levels")
+    programme = models.ForeignKey(Programme, verbose_name=_("项目"), on_delete=models.CASCADE, related_name="levels")
     code = models.CharField(_("级别代码"), max_length=20)
     name = models.CharField(_("级别名称"), max_length=100)
     position = models.PositiveSmallIntegerField(_("顺序"), default=0)
@@ -295,7 +299,7 @@ class Level(models.Model):
 class Specialty(models.Model):
     """报考专业; if it lists ``subjects`` they replace the level's subject set for this specialty."""
 
-    level = models.ForeignKey(Level, on_delete=models.CASCADE, related_name="specialties")
+    level = models.ForeignKey(Level, verbose_name=_("级别"), on_delete=models.CASCADE, related_name="specialties")
     code = models.CharField(_("专业代码"), max_length=20)
     name = models.CharField(_("专业名称"), max_length=100)
     subjects = models.ManyToManyField(Subject, verbose_name=_("可报科目"), related_name="specialties", blank=True)
@@ -313,7 +317,7 @@ class Specialty(models.Model):
 class Sitting(models.Model):
     """场次: one time slot of a batch. A candidate takes at most one of the subjects offered at it."""
 
-    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="sittings")
+    batch = models.ForeignKey(Batch, verbose_name=_("批次"), on_delete=models.CASCADE, related_name="sittings")
     name = models.CharField(_("场次"), max_length=50)
     starts_at = models.DateTimeField(_("开始时间"))
     ends_at = models.DateTimeField(_("结束时间"))
@@ -334,7 +338,7 @@ class Sitting(models.Model):
 class Site(models.Model):
     """考区/考点 of a batch, with a seat capacity per sitting (``SiteCapacity``)."""
 
-    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="sites")
+    batch = models.ForeignKey(Batch, verbose_name=_("批次"), on_delete=models.CASCADE, related_name="sites")
     region = models.ForeignKey(Region, verbose_name=_("所在地区"), on_delete=models.PROTECT, related_name="+")
     name = models.CharField(_("名称"), max_length=100)
     address = models.CharField(_("地址"), max_length=200, blank=True)
@@ -349,8 +353,8 @@ class Site(models.Model):
 
 
 class SiteCapacity(models.Model):
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="capacities")
-    sitting = models.ForeignKey(Sitting, on_delete=models.CASCADE, related_name="capacities")
+    site = models.ForeignKey(Site, verbose_name=_("考区/考点"), on_delete=models.CASCADE, related_name="capacities")
+    sitting = models.ForeignKey(Sitting, verbose_name=_("场次"), on_delete=models.CASCADE, related_name="capacities")
     capacity = models.PositiveIntegerField(_("座位数"))
 
     class Meta:
@@ -365,7 +369,7 @@ class SiteCapacity(models.Model):
 class Position(models.Model):
     """岗位 of a recruitment exam batch."""
 
-    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="positions")
+    batch = models.ForeignKey(Batch, verbose_name=_("批次"), on_delete=models.CASCADE, related_name="positions")
     code = models.CharField(_("岗位代码"), max_length=20)
     name = models.CharField(_("岗位名称"), max_length=100)
     unit = models.CharField(_("招聘单位"), max_length=100)
@@ -402,7 +406,12 @@ class NoticeVersion(models.Model):
     body = models.TextField(_("正文"))
     published_at = models.DateTimeField(_("发布时间"))
     published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("发布人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
 
     class Meta:
@@ -423,8 +432,12 @@ class NoticeVersion(models.Model):
 class NoticeAcceptance(models.Model):
     """That a user accepted exactly this notice version, when and from where."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notice_acceptances")
-    notice = models.ForeignKey(NoticeVersion, on_delete=models.PROTECT, related_name="acceptances")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="notice_acceptances"
+    )
+    notice = models.ForeignKey(
+        NoticeVersion, verbose_name=_("须知/协议版本"), on_delete=models.PROTECT, related_name="acceptances"
+    )
     accepted_at = models.DateTimeField(_("同意时间"))
     ip = models.GenericIPAddressField(_("IP 地址"), null=True, blank=True)
 

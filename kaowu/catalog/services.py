@@ -285,6 +285,59 @@ def batch_set_windows(*, actor: Any, batch: Batch, windows: Sequence[WindowSpec]
         batch._prefetched_objects_cache.pop("windows", None)
 
 
+def batch_publish(*, actor: Any, batch: Batch) -> None:
+    """Offer ``batch`` to candidates (``is_published``; ``selectors.open_batches`` lists it while its
+    报名 window is open).
+
+    Preconditions: the batch has a 报名 (REGISTER) window, otherwise
+    ``KaowuError("catalog.batch_no_register_window", status=409)``. Idempotent: publishing a published
+    batch changes and records nothing. Side effects: the batch row is locked and updated; audit
+    ``catalog.batch.published``. ``batch.is_published`` is updated in place.
+    """
+    with transaction.atomic():
+        locked = Batch.objects.select_for_update().get(pk=batch.pk)
+        if not locked.is_published:
+            if not BatchWindow.objects.filter(batch=locked, action=WindowAction.REGISTER).exists():
+                raise KaowuError(
+                    "catalog.batch_no_register_window",
+                    _("发布前请先设置报名时间。"),
+                    field="windows",
+                    status=409,
+                )
+            locked.is_published = True
+            locked.save(update_fields=["is_published"])
+            audit_record(
+                actor=actor,
+                action="catalog.batch.published",
+                obj=locked,
+                before={"is_published": False},
+                after={"is_published": True},
+            )
+    batch.is_published = True
+
+
+def batch_unpublish(*, actor: Any, batch: Batch) -> None:
+    """Stop offering ``batch`` to candidates (``selectors.open_batches`` no longer lists it).
+
+    Idempotent: unpublishing an unpublished batch changes and records nothing. Side effects: the batch
+    row is locked and updated; audit ``catalog.batch.unpublished``. ``batch.is_published`` is updated
+    in place.
+    """
+    with transaction.atomic():
+        locked = Batch.objects.select_for_update().get(pk=batch.pk)
+        if locked.is_published:
+            locked.is_published = False
+            locked.save(update_fields=["is_published"])
+            audit_record(
+                actor=actor,
+                action="catalog.batch.unpublished",
+                obj=locked,
+                before={"is_published": True},
+                after={"is_published": False},
+            )
+    batch.is_published = False
+
+
 def _shift_years(moment: datetime, years: int) -> datetime:
     """The same local wall-clock time ``years`` calendar years later; 29 February becomes 28 February."""
     local = timezone.localtime(moment)

@@ -720,6 +720,120 @@ def test_copy_batch_is_refused_outside_the_managed_scope(as_user, world, persona
     assert not Batch.objects.filter(code="stolen-2027").exists()
 
 
+# --- CAT-2: publishing batches ("发布" / "取消发布") ---------------------------------------------------
+
+
+def _action(client, action: str, *batches: Batch):
+    return client.post(f"{ADMIN}batch/", {"action": action, "_selected_action": [b.pk for b in batches]}, follow=True)
+
+
+def _published(batch: Batch) -> bool:
+    return Batch.objects.get(pk=batch.pk).is_published
+
+
+def test_publish_and_unpublish_actions_go_through_the_services(as_user, world):
+    batch = world.batch("CCAA")
+    client = as_user("ccaa_admin")
+
+    body = _action(client, "publish_batches", batch).content.decode()
+    assert _published(batch)
+    assert f"已发布：{batch.name}。" in body
+    entry = AuditEntry.objects.get(action="catalog.batch.published", object_id=str(batch.pk))
+    assert entry.actor == world.users["ccaa_admin"]
+
+    body = _action(client, "unpublish_batches", batch).content.decode()
+    assert not _published(batch)
+    assert f"已取消发布：{batch.name}。" in body
+    entry = AuditEntry.objects.get(action="catalog.batch.unpublished", object_id=str(batch.pk))
+    assert entry.actor == world.users["ccaa_admin"]
+
+
+def test_publish_action_is_idempotent(as_user, world):
+    batch = world.batch("CCAA")
+    client = as_user("ccaa_admin")
+    _action(client, "publish_batches", batch)
+    _action(client, "publish_batches", batch)
+    assert _published(batch)
+    assert AuditEntry.objects.filter(action="catalog.batch.published", object_id=str(batch.pk)).count() == 1
+
+
+def test_publish_action_refuses_a_batch_without_a_registration_window(as_user, world):
+    from kaowu.catalog.services import batch_create
+
+    ready = world.batch("CCAA")
+    empty = batch_create(actor=None, programme=ready.programme, code="ccaa-2027", name="2027年度（待安排）", year=2027)
+
+    body = _action(as_user("ccaa_admin"), "publish_batches", ready, empty).content.decode()
+    assert "“2027年度（待安排）”未能发布：发布前请先设置报名时间。" in body
+    assert not _published(empty)
+    assert _published(ready)  # the others of the selection are published
+
+
+def test_publication_cannot_be_set_through_the_change_form(as_user, world):
+    batch = world.batch("CCAA")
+    client = as_user("ccaa_admin")
+    page = client.get(f"{ADMIN}batch/{batch.pk}/change/").content.decode()
+    assert 'name="is_published"' not in page and "已发布" in page  # shown read-only
+
+    existing = list(batch.windows.order_by("opens_at", "action"))
+    data = {"code": batch.code, "name": batch.name, "year": "2026", "is_published": "on"}
+    data.update(window_rows([(w.action, w.opens_at, w.closes_at) for w in existing], existing=existing))
+    response = client.post(f"{ADMIN}batch/{batch.pk}/change/", data)
+    assert response.status_code == 302, errors(response)
+    assert not _published(batch)
+    response = client.post(f"{ADMIN}batch/add/", batch_add_data(world, is_published="on"))
+    assert response.status_code == 302, errors(response)
+    assert not Batch.objects.get(code="ccaa-2027").is_published
+
+
+def test_saving_the_change_form_keeps_a_concurrent_publication(as_user, world):
+    """The form writes only the fields it edits, so a batch published meanwhile stays published."""
+    from kaowu.catalog.services import batch_publish
+
+    batch = world.batch("CCAA")
+    client = as_user("ccaa_admin")
+    existing = list(batch.windows.order_by("opens_at", "action"))
+    data = {"code": batch.code, "name": "改名后的批次", "year": "2026"}
+    data.update(window_rows([(w.action, w.opens_at, w.closes_at) for w in existing], existing=existing))
+    batch_publish(actor=world.users["ccaa_admin"], batch=batch)
+    response = client.post(f"{ADMIN}batch/{batch.pk}/change/", data)
+    assert response.status_code == 302, errors(response)
+    batch.refresh_from_db()
+    assert batch.name == "改名后的批次" and batch.is_published
+
+
+def test_publish_actions_are_only_for_managers_of_the_programme(as_user, world):
+    from kaowu.backoffice.models import RoleKind
+    from kaowu.backoffice.services import staff_role_grant
+
+    # ccaa_admin also reviews JSSY: sees its batch, manages only CCAA's.
+    staff_role_grant(
+        actor=None, user=world.users["ccaa_admin"], role=RoleKind.PROVINCIAL_REVIEWER, organisation=world.orgs["js_pta"]
+    )
+    own, reviewed = world.batch("CCAA"), world.batch("JSSY")
+    body = _action(as_user("ccaa_admin"), "publish_batches", own, reviewed).content.decode()
+    assert _published(own)
+    assert not _published(reviewed)
+    assert f"您无权发布或取消发布以下批次：{reviewed.name}。" in body
+
+
+@pytest.mark.parametrize("persona", ["provincial_reviewer", "finance"])
+def test_read_only_roles_get_no_publish_actions(as_user, world, persona):
+    batch = world.batch("CPTA" if persona == "provincial_reviewer" else "CAA")
+    client = as_user(persona)
+    listing = client.get(f"{ADMIN}batch/").content.decode()
+    assert "publish_batches" not in listing and "unpublish_batches" not in listing
+    _action(client, "publish_batches", batch)
+    assert not _published(batch)
+    assert not AuditEntry.objects.filter(action="catalog.batch.published").exists()
+
+
+def test_publish_action_never_reaches_another_organisations_batch(as_user, world):
+    other = world.batch("CPTA")
+    _action(as_user("ccaa_admin"), "publish_batches", other)
+    assert not _published(other)
+
+
 # --- CAT-3: subjects, levels, specialties, eligibility rules -----------------------------------------
 
 

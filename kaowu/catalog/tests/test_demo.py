@@ -312,6 +312,13 @@ def test_staff_scopes_cover_their_programmes(seeded):
     assert codes(programmes_for(user("sysadmin"))) == set(EXPECTED)
 
 
+def test_batches_are_published_through_the_service(seeded):
+    batches = Batch.objects.all()
+    assert batches and all(batch.is_published for batch in batches)
+    published = AuditEntry.objects.filter(action="catalog.batch.published", actor=None)
+    assert set(published.values_list("object_id", flat=True)) == {str(batch.pk) for batch in batches}
+
+
 def test_output_lists_every_staff_login(seeded):
     assert demo.STAFF_PASSWORD in seeded
     for role in StaffRole.objects.select_related("user", "organisation"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -110,6 +111,20 @@ def registration_kwargs(**overrides) -> dict:
     return kwargs
 
 
+def identity_of(pending: account_services.PendingRegistration, **overrides) -> account_services.IdentityConfirmation:
+    """The second confirmation exactly as filled in, with ``overrides`` as the candidate's typos."""
+    return replace(
+        account_services.IdentityConfirmation(
+            real_name=pending.real_name,
+            doc_type=pending.doc_type,
+            doc_number=pending.doc_number,
+            education_level=pending.education.level,
+            degree=pending.education.degree,
+        ),
+        **overrides,
+    )
+
+
 def register_candidate(**overrides) -> User:
     """Register a candidate through the real services: SMS code, checks, second confirmation."""
     kwargs = registration_kwargs(**overrides)
@@ -117,14 +132,7 @@ def register_candidate(**overrides) -> User:
         sms_code_send(phone=kwargs["phone"], purpose=SmsPurpose.REGISTER)
     kwargs["sms_code"] = last_sms_code(kwargs["phone"])
     pending = account_services.registration_start(**kwargs)
-    confirmation = account_services.IdentityConfirmation(
-        real_name=pending.real_name,
-        doc_type=pending.doc_type,
-        doc_number=pending.doc_number,
-        education_level=pending.education.level,
-        degree=pending.education.degree,
-    )
-    return account_services.candidate_register(pending=pending, confirmation=confirmation)
+    return account_services.candidate_register(pending=pending, confirmation=identity_of(pending))
 
 
 @pytest.fixture

@@ -248,24 +248,27 @@ class OrganisationAdmin(admin.ModelAdmin):
 _FLOW_HELP = _("按顺序填写步骤代码，用逗号分隔。可用的步骤：%(steps)s。")
 
 
+PROGRAMME_FIELDS = [
+    "owner",
+    "code",
+    "name",
+    "kind",
+    "description",
+    "flow",
+    "payment_stage",
+    "resubmission_restart",
+    "allows_retake",
+    "consultation_phone",
+    "is_active",
+]
+
+
 class ProgrammeForm(forms.ModelForm):
     flow = forms.CharField(label=_("报名步骤"), widget=forms.Textarea(attrs={"rows": 2}))
 
     class Meta:
         model = Programme
-        fields = [
-            "owner",
-            "code",
-            "name",
-            "kind",
-            "description",
-            "flow",
-            "payment_stage",
-            "resubmission_restart",
-            "allows_retake",
-            "consultation_phone",
-            "is_active",
-        ]
+        fields = PROGRAMME_FIELDS
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -314,19 +317,7 @@ class ProgrammeAdmin(ScopedModelAdmin):
     list_display = ["name", "code", "owner", "kind", "payment_stage", "is_active"]
     list_filter = ["kind", "is_active", ("owner", SCOPED_FILTER)]
     search_fields = ["name", "code"]
-    fields = [
-        "owner",
-        "code",
-        "name",
-        "kind",
-        "description",
-        "flow",
-        "payment_stage",
-        "resubmission_restart",
-        "allows_retake",
-        "consultation_phone",
-        "is_active",
-    ]
+    fields = PROGRAMME_FIELDS
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

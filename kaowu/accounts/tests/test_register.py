@@ -25,6 +25,7 @@ from kaowu.catalog.models import NoticeAcceptance, NoticeKind
 from kaowu.catalog.services import notice_publish
 from kaowu.conftest import (
     PASSWORD,
+    identity_of,
     last_sms_code,
     make_id_number,
     make_phone,
@@ -829,13 +830,7 @@ def test_pending_registration_keeps_no_secret_in_clear(sent_registration):
 @pytest.mark.django_db
 def test_candidate_register_refuses_a_mismatch_without_the_values(sent_registration):
     pending = services.registration_start(**sent_registration(real_name="张伟"))
-    confirmation = services.IdentityConfirmation(
-        real_name="张玮",
-        doc_type=pending.doc_type,
-        doc_number=pending.doc_number,
-        education_level=pending.education.level,
-        degree=pending.education.degree,
-    )
+    confirmation = identity_of(pending, real_name="张玮")
 
     with pytest.raises(KaowuError) as caught:
         services.candidate_register(pending=pending, confirmation=confirmation)
@@ -852,13 +847,7 @@ def test_candidate_register_refuses_a_number_taken_meanwhile(sent_registration):
     pending = services.registration_start(**sent_registration())
     register_candidate(doc_number=pending.doc_number)
     before = stored()
-    confirmation = services.IdentityConfirmation(
-        real_name=pending.real_name,
-        doc_type=pending.doc_type,
-        doc_number=pending.doc_number,
-        education_level=pending.education.level,
-        degree=pending.education.degree,
-    )
+    confirmation = identity_of(pending)
 
     with pytest.raises(KaowuError) as caught:
         services.candidate_register(pending=pending, confirmation=confirmation)
@@ -875,13 +864,7 @@ def test_candidate_register_turns_an_insert_race_into_a_kaowu_error(sent_registr
     pending = replace(pending, phone=other.phone)  # the phone got bound by the other registration
     before = stored()
     monkeypatch.setattr(services, "_check_available", lambda **kwargs: None)
-    confirmation = services.IdentityConfirmation(
-        real_name=pending.real_name,
-        doc_type=pending.doc_type,
-        doc_number=pending.doc_number,
-        education_level=pending.education.level,
-        degree=pending.education.degree,
-    )
+    confirmation = identity_of(pending)
 
     with pytest.raises(KaowuError) as caught:
         services.candidate_register(pending=pending, confirmation=confirmation)
@@ -937,13 +920,3 @@ def test_registration_without_both_notices_accepted_is_refused(sent_registration
 
     assert refused.value.code == "accounts.notices_not_accepted"
     assert not User.objects.filter(username=pending.username).exists()
-
-
-def identity_of(pending: services.PendingRegistration) -> services.IdentityConfirmation:
-    return services.IdentityConfirmation(
-        real_name=pending.real_name,
-        doc_type=pending.doc_type,
-        doc_number=pending.doc_number,
-        education_level=pending.education.level,
-        degree=pending.education.degree,
-    )

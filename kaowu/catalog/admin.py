@@ -168,21 +168,24 @@ class RegionAdmin(admin.ModelAdmin):
 # --- Organisations -----------------------------------------------------------------------------------
 
 
+ORGANISATION_FIELDS = [
+    "name",
+    "short_name",
+    "kind",
+    "parent",
+    "region",
+    "address",
+    "phone",
+    "office_hours",
+    "uscc",
+    "in_preparation",
+]
+
+
 class OrganisationForm(forms.ModelForm):
     class Meta:
         model = Organisation
-        fields = [
-            "name",
-            "short_name",
-            "kind",
-            "parent",
-            "region",
-            "address",
-            "phone",
-            "office_hours",
-            "uscc",
-            "in_preparation",
-        ]
+        fields = ORGANISATION_FIELDS
 
     def clean_uscc(self) -> str:
         value = (self.cleaned_data.get("uscc") or "").strip().upper()
@@ -200,18 +203,7 @@ class OrganisationAdmin(admin.ModelAdmin):
     list_display = ["name", "short_name", "kind", "parent", "region", "in_preparation"]
     list_filter = ["kind", "in_preparation"]
     search_fields = ["name", "short_name", "uscc"]
-    fields = [
-        "name",
-        "short_name",
-        "kind",
-        "parent",
-        "region",
-        "address",
-        "phone",
-        "office_hours",
-        "uscc",
-        "in_preparation",
-    ]
+    fields = ORGANISATION_FIELDS
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request).select_related("parent", "region")

@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "kaowu.accounts",
     "kaowu.catalog",
     "kaowu.backoffice",
+    "kaowu.applications",
+    "kaowu.results",
 ]
 
 MIDDLEWARE = [
@@ -211,6 +213,9 @@ KAOWU_SCAN = {
     "MAX_UPLOAD_BYTES": env.int("KAOWU_SCAN_MAX_BYTES", default=5 * 1024 * 1024),
     "MAX_PIXELS": 40_000_000,
 }
+
+# --- Applications (APP-4): who decides auto / online / on-site verification ------------------------
+KAOWU_VERIFIER = env.str("KAOWU_VERIFIER", default="kaowu.applications.verification.RuleBasedVerifier")
 
 # --- SMS (pluggable like e-mail backends) ---------------------------------------------------------
 SMS_BACKEND = env.str("SMS_BACKEND", default="kaowu.notifications.sms.console.SmsBackend")

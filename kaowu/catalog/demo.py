@@ -222,10 +222,14 @@ def _sitting(batch: Batch, name: str, starts_at: datetime, ends_at: datetime, su
     return sitting
 
 
-def _site(batch: Batch, name: str, region: str, address: str, capacity: int) -> Site:
+def _site(
+    batch: Batch, name: str, region: str, address: str, capacity: int, review_point: Organisation | None = None
+) -> Site:
     """A 考区/考点 with ``capacity`` seats at every sitting of the batch."""
     site, _created = Site.objects.get_or_create(
-        batch=batch, name=name, defaults={"region": _region(region), "address": address}
+        batch=batch,
+        name=name,
+        defaults={"region": _region(region), "address": address, "review_point": review_point},
     )
     for sitting in batch.sittings.all():
         SiteCapacity.objects.get_or_create(site=site, sitting=sitting, defaults={"capacity": capacity})
@@ -632,7 +636,11 @@ def economist_exam(orgs: PersonnelOrganisations, schedule: Schedule) -> Programm
 @dataclass(frozen=True)
 class RecruitmentOrganisations:
     provincial: Organisation
-    review_point: Organisation
+    points: list[Organisation]
+
+    @property
+    def review_point(self) -> Organisation:
+        return self.points[0]
 
 
 # 报考点: candidates choose one (a Site of the batch) and go there for on-site review and payment, so each
@@ -666,7 +674,7 @@ def recruitment_organisations() -> RecruitmentOrganisations:
         )
         for name, region, address, phone in RECRUITMENT_POINTS
     ]
-    return RecruitmentOrganisations(provincial=provincial, review_point=points[0])
+    return RecruitmentOrganisations(provincial=provincial, points=points)
 
 
 RECRUITMENT_INSTRUCTIONS = _text(
@@ -720,8 +728,8 @@ def recruitment_exam(orgs: RecruitmentOrganisations, schedule: Schedule) -> Prog
         actions=_EXAM_WINDOWS,
     )
     _sitting(batch, "笔试", schedule.at(40, 9), schedule.at(40, 11, 30), [written])
-    for name, region, address, _phone in RECRUITMENT_POINTS:
-        _site(batch, name, region, address, 1200)
+    for (name, region, address, _phone), point in zip(RECRUITMENT_POINTS, orgs.points, strict=True):
+        _site(batch, name, region, address, 1200, review_point=point)
     _position(
         batch,
         "01001",

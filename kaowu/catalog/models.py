@@ -342,6 +342,15 @@ class Site(models.Model):
     region = models.ForeignKey(Region, verbose_name=_("所在地区"), on_delete=models.PROTECT, related_name="+")
     name = models.CharField(_("名称"), max_length=100)
     address = models.CharField(_("地址"), max_length=200, blank=True)
+    review_point = models.ForeignKey(
+        Organisation,
+        verbose_name=_("现场审核点"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("报考点兼作审核点时填写（如事业单位招聘：考生到所选报考点现场审核）。"),
+    )
 
     class Meta:
         verbose_name = _("考区/考点")
@@ -353,17 +362,35 @@ class Site(models.Model):
 
 
 class SiteCapacity(models.Model):
+    """Seats of a site at one sitting. ``held`` counts the live seat holds of applications; it is changed
+    only by ``kaowu.applications.seats`` with a conditional UPDATE, and the database itself refuses
+    ``held > capacity`` (see docs/adr/0005-seat-holding.md)."""
+
     site = models.ForeignKey(Site, verbose_name=_("考区/考点"), on_delete=models.CASCADE, related_name="capacities")
     sitting = models.ForeignKey(Sitting, verbose_name=_("场次"), on_delete=models.CASCADE, related_name="capacities")
     capacity = models.PositiveIntegerField(_("座位数"))
+    held = models.PositiveIntegerField(_("已占座位"), default=0, editable=False)
 
     class Meta:
         verbose_name = _("考点容量")
         verbose_name_plural = _("考点容量")
-        constraints = [models.UniqueConstraint(fields=["site", "sitting"], name="catalog_capacity_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "sitting"], name="catalog_capacity_unique"),
+            models.CheckConstraint(condition=Q(held__lte=F("capacity")), name="catalog_capacity_not_oversold"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.site} · {self.sitting}: {self.capacity}"
+
+    def clean(self) -> None:
+        if self.capacity is not None and self.capacity < self.held:
+            raise ValidationError(
+                {"capacity": _("已有 %(held)d 个座位被占用，座位数不能少于已占座位。") % {"held": self.held}}
+            )
+
+    @property
+    def free(self) -> int:
+        return max(self.capacity - self.held, 0)
 
 
 class Position(models.Model):

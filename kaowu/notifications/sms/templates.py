@@ -23,6 +23,14 @@ TEMPLATES: dict[str, str] = {
     "verification_code": "您的验证码为{code}，{minutes}分钟内有效。如非本人操作，请忽略本短信。",
     "password_changed": "您的账户密码已于{time}修改。如非本人操作，请立即通过找回密码重置并联系我们。",
     "phone_changed": "您账户绑定的手机号已于{time}更换为{new_phone}。如非本人操作，请立即联系我们。",
+    "application_submitted": "您已提交{batch}报名（报名号{number}），当前状态：{status}。",
+    "application_on_site": "您的{batch}报名（报名号{number}）须现场审核，请于{deadline}前携带原件到{place}办理。",
+    "application_approved": "您的{batch}报名（报名号{number}）已通过{level}，当前状态：{status}。",
+    "application_returned": (
+        "您的{batch}报名（报名号{number}）被{level}驳回：{reason}。请于{deadline}前修改后重新提交。"
+    ),
+    "application_rejected": "您的{batch}报名（报名号{number}）经{level}审核不通过：{reason}。",
+    "application_withdrawn": "您已放弃{batch}报名（报名号{number}），所占考位已释放。",
 }
 
 

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "kaowu.catalog",
     "kaowu.backoffice",
     "kaowu.applications",
+    "kaowu.review",
     "kaowu.results",
 ]
 

@@ -8,6 +8,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("captcha/", include("captcha.urls")),
     path("accounts/", include("kaowu.accounts.urls")),
+    path("applications/", include("kaowu.applications.urls")),
+    path("review/", include("kaowu.review.urls")),
     path("notifications/", include("kaowu.notifications.urls")),
     path("admin/", admin.site.urls),
 ]

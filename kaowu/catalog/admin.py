@@ -38,6 +38,7 @@ from .models import (
     NoticeAcceptance,
     NoticeVersion,
     Organisation,
+    OrganisationKind,
     Position,
     Programme,
     Region,
@@ -766,12 +767,25 @@ class SiteCapacityInline(ScopedInlineMixin, admin.TabularInline):
     form = SiteCapacityForm
     formset = SiteCapacityFormSet
     extra = 1
+    readonly_fields = ["held"]
 
 
 class SiteForm(forms.ModelForm):
     class Meta:
         model = Site
-        fields = ["batch", "region", "name", "address"]
+        fields = ["batch", "region", "name", "address", "review_point"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "review_point" in self.fields:
+            self.fields["review_point"].queryset = Organisation.objects.filter(kind=OrganisationKind.REVIEW_POINT)
+
+    def clean(self):
+        cleaned = super().clean()
+        batch, point = cleaned.get("batch"), cleaned.get("review_point")
+        if batch is not None and point is not None and not point.path.startswith(batch.programme.owner.path):
+            self.add_error("review_point", _("请选择本项目主办机构下属的审核点。"))
+        return cleaned
 
 
 @admin.register(Site)
@@ -783,7 +797,7 @@ class SiteAdmin(ScopedModelAdmin):
     list_filter = [("batch", SCOPED_FILTER)]
     list_select_related = ["batch", "region"]
     search_fields = ["name", "address"]
-    fields = ["batch", "region", "name", "address"]
+    fields = ["batch", "region", "name", "address", "review_point"]
 
 
 class PositionForm(forms.ModelForm):

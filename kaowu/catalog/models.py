@@ -382,6 +382,15 @@ class SiteCapacity(models.Model):
     def __str__(self) -> str:
         return f"{self.site} · {self.sitting}: {self.capacity}"
 
+    def save(self, *args, **kwargs) -> None:
+        # ``held`` is written only by the seat services' conditional UPDATEs; saving a capacity row loaded
+        # earlier (the admin) must never write back a stale count.
+        if self.pk is not None and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            kwargs["update_fields"] = [
+                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name != "held"
+            ]
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         if self.capacity is not None and self.capacity < self.held:
             raise ValidationError(

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -475,7 +476,11 @@ def application_set_invoice(
         elif kind == InvoiceKind.COMPANY:
             if not title:
                 raise KaowuError("applications.invoice_title", _("请填写发票抬头（单位全称）。"), field="title")
-            validate_uscc(uscc)
+            try:
+                validate_uscc(uscc)
+            except ValidationError as error:
+                # A service refuses with a KaowuError (the validator's message already says what to fix).
+                raise KaowuError("applications.invoice_uscc", error.messages[0], field="uscc") from error
         elif kind == InvoiceKind.NONE:
             title, uscc = "", ""
         else:
@@ -524,10 +529,12 @@ def application_confirm_dishonest(*, actor: Any, application: Application) -> No
     with transaction.atomic():
         application = _lock(application)
         _require_editable(actor, application)
+        # Read the list again, as submission does: the candidate may have been listed after starting.
+        application.is_dishonest = dishonest_entry_for(application.programme, application.candidate) is not None
         if not application.is_dishonest:
             raise KaowuError("applications.not_dishonest", _("您无需进行此项确认。"), status=409)
         application.dishonest_confirmed_at = timezone.now()
-        application.save(update_fields=["dishonest_confirmed_at", "updated_at"])
+        application.save(update_fields=["is_dishonest", "dishonest_confirmed_at", "updated_at"])
         audit_record(actor=actor, action="applications.dishonest_confirm", obj=application)
 
 
@@ -612,7 +619,27 @@ def application_submit(*, actor: Any, application: Application) -> Application:
     失信 confirmation, then sends the application into its programme's review chain (or straight to
     payment), and holds its seats last. Losing the race for the last seat raises
     ``applications.site_full`` with the alternatives, and nothing of the submission is kept.
+
+    A notice updated since the candidate accepted it raises ``applications.notice_outdated``; the
+    commitment step is then reopened (in a transaction of its own, since the refusal rolls the
+    submission back) so the candidate is led back to it.
     """
+    try:
+        return _submit(actor=actor, application=application)
+    except KaowuError as error:
+        if error.code == "applications.notice_outdated":
+            _reopen_commitment(application)
+        raise
+
+
+def _reopen_commitment(application: Application) -> None:
+    with transaction.atomic():
+        application = _lock(application)
+        _mark(application, FlowStep.COMMITMENT, done=False)
+        application.save(update_fields=["completed_steps", "updated_at"])
+
+
+def _submit(*, actor: Any, application: Application) -> Application:
     with transaction.atomic():
         application = _lock(application)
         _require_owner(actor, application)
@@ -633,8 +660,6 @@ def application_submit(*, actor: Any, application: Application) -> Application:
         for acceptance in application.accepted_notices.select_related("notice"):
             current = notice_current(programme, acceptance.notice.kind)
             if current is not None and current.pk != acceptance.notice_id:
-                _mark(application, FlowStep.COMMITMENT, done=False)
-                application.save(update_fields=["completed_steps"])
                 raise KaowuError(
                     "applications.notice_outdated",
                     _("《%(title)s》已更新，请重新阅读并确认后再提交。"),

@@ -15,7 +15,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.test import TestCase
 
 from kaowu.accounts import services as account_services
@@ -147,9 +146,8 @@ def candidate_b(db) -> User:
 
 @pytest.fixture
 def staff_reviewer(db) -> User:
-    user = User.objects.create_user(username="reviewer1", password=PASSWORD, is_staff=True, real_name="审核员")
-    user.user_permissions.add(Permission.objects.get(codename="view_scan"))
-    return user
+    """Plain staff with no role yet: each test grants the role (and so the scope) it needs."""
+    return User.objects.create_user(username="reviewer1", password=PASSWORD, is_staff=True, real_name="审核员")
 
 
 @pytest.fixture

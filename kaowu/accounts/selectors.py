@@ -46,10 +46,18 @@ def find_candidate(*, real_name: str, doc_number: str) -> User | None:
 
 
 def can_view_candidate_files(viewer: User, owner: User) -> bool:
-    """Owner always; staff only with the model permission (scoped review roles replace this in issue 3)."""
+    """Whether ``viewer`` may open ``owner``'s photo and scans: the owner; a reviewer who has an application
+    of ``owner`` in review scope (at any level and round, so a decided case can still be looked up); or a
+    system administrator. Inactive and non-staff accounts get no staff access (``roles_of``)."""
     if viewer.pk == owner.pk:
         return True
-    return viewer.is_active and viewer.is_staff and viewer.has_perm("accounts.view_scan")
+    # Imported here: applications' selectors import this module (document_number_hash).
+    from kaowu.applications.selectors import reviewable_applications
+    from kaowu.backoffice.permissions import is_system_admin
+
+    if is_system_admin(viewer):
+        return True
+    return reviewable_applications(viewer).filter(candidate=owner).exists()
 
 
 def education_records_of(user: User) -> QuerySet[EducationRecord]:

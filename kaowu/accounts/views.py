@@ -232,8 +232,20 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 return redirect("accounts:photo")
             if next_url and url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
                 return redirect(next_url)
-            return redirect("accounts:home")
+            return redirect(_landing_page(user))
     return render(request, "accounts/login.html", {"form": form, "next": request.GET.get("next", "")})
+
+
+def _landing_page(user) -> str:
+    """Where a login without ``next`` lands: candidates their centre, reviewers the review queue, other
+    staff the back office."""
+    from kaowu.applications.selectors import is_reviewer
+
+    if user.is_candidate:
+        return "accounts:home"
+    if is_reviewer(user):
+        return "review:queue"
+    return "admin:index" if user.is_staff else "home"
 
 
 @require_POST

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -922,19 +923,37 @@ def review_bulk_approve(*, actor: Any, applications: Iterable[Application]) -> B
 
 
 def dishonest_entry_add(
-    *, actor: Any, programme: Any, document_hash: str, document_masked: str, name: str, reason: str = ""
+    *,
+    actor: Any,
+    programme: Any,
+    document_hash: str,
+    document_masked: str,
+    name: str,
+    reason: str = "",
+    valid_until: date | None = None,
 ) -> DishonestEntry:
-    """Add (or refresh) one person on a programme's 失信 list; audit ``applications.dishonest.add``."""
+    """Add (or refresh) one person on a programme's 失信 list; ``valid_until`` empty means no end date.
+    Audit ``applications.dishonest.add`` / ``.update`` (masked number only)."""
     with transaction.atomic():
         entry, created = DishonestEntry.objects.update_or_create(
             programme=programme,
             document_hash=document_hash,
-            defaults={"document_masked": document_masked, "name": name, "reason": reason, "imported_by": actor},
+            defaults={
+                "document_masked": document_masked,
+                "name": name,
+                "reason": reason,
+                "valid_until": valid_until,
+                "imported_by": actor,
+            },
         )
         audit_record(
             actor=actor,
             action="applications.dishonest.add" if created else "applications.dishonest.update",
             obj=entry,
-            after={"document": document_masked, "programme": programme.pk},
+            after={
+                "document": document_masked,
+                "programme": programme.pk,
+                "valid_until": valid_until.isoformat() if valid_until else None,
+            },
         )
     return entry

@@ -1,7 +1,10 @@
 """Who may open which account page: every URL of ``kaowu.accounts.urls`` × every persona.
 
 Candidate-centre pages need a signed-in candidate; another candidate's objects answer 404 (so a guessed
-URL reveals nothing); staff allowed to review may view a candidate's photo and scans but never change them.
+URL reveals nothing); staff allowed to see a candidate's files may view the photo and scans but never
+change them. Here ``staff_reviewer`` is made a system administrator (allowed everywhere, see
+``can_view_candidate_files``); reviewers with and without the candidate in scope are covered in
+``kaowu/review/tests/test_file_access.py``.
 """
 
 from __future__ import annotations
@@ -11,12 +14,16 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from kaowu.accounts import services
 from kaowu.accounts.models import EducationRecord, Photo, Scan
 from kaowu.accounts.urls import urlpatterns
+from kaowu.backoffice.models import RoleKind
+from kaowu.backoffice.services import staff_role_grant
+from kaowu.catalog.models import Organisation, OrganisationKind
 from kaowu.core.models import AuditEntry
 
 PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
@@ -120,6 +127,8 @@ def world(db, candidate_a, candidate_b, staff_reviewer, outsider, good_photo):
     photo.source_width, photo.source_height, photo.source_bytes = 600, 840, len(good_photo)
     photo.image.save("photo.jpg", ContentFile(good_photo), save=False)
     photo.save()
+    platform = Organisation.objects.create(name="考务平台运维中心", kind=OrganisationKind.NATIONAL)
+    staff_role_grant(actor=None, user=staff_reviewer, role=RoleKind.SYSTEM_ADMIN, organisation=platform)
     return {
         "users": {
             "candidate_a": candidate_a,
@@ -297,8 +306,11 @@ def test_only_the_owner_deletes_a_scan(client, world, role, expected, deleted, d
 
 
 @pytest.mark.django_db
-def test_staff_without_the_permission_cannot_view_candidate_files(client, world, django_user_model):
+def test_staff_without_a_role_cannot_view_candidate_files_even_with_the_model_permission(
+    client, world, django_user_model
+):
     plain_staff = django_user_model.objects.create_user(username="staff2", password="x", is_staff=True)
+    plain_staff.user_permissions.add(Permission.objects.get(codename="view_scan"))
     client.force_login(plain_staff)
 
     assert client.get(url_of(world, "scan_file")).status_code == 404

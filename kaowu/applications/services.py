@@ -10,7 +10,8 @@ message says what to do next.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -115,6 +116,16 @@ def _require_editable(actor: Any, application: Application) -> None:
             params={"status": Status(application.status).label} if application.status != Status.UNDER_REVIEW else {},
         )
     require_window(application.batch, _edit_window(application))
+
+
+@contextmanager
+def _editing(actor: Any, application: Application) -> Iterator[Application]:
+    """One edit by the candidate: a transaction, the application's row lock, and the check that the owner
+    may edit it now (editable state, open window). Yields the locked application."""
+    with transaction.atomic():
+        application = _lock(application)
+        _require_editable(actor, application)
+        yield application
 
 
 def _mark(application: Application, step: str, done: bool = True) -> None:
@@ -255,9 +266,7 @@ def application_restart_as_new(*, actor: Any, application: Application) -> None:
     The chosen subjects are cleared (a new candidate takes the full set) and the subject step must be
     done again. The view asks for confirmation first. Audit ``applications.restart_as_new``.
     """
-    with transaction.atomic():
-        application = _lock(application)
-        _require_editable(actor, application)
+    with _editing(actor, application) as application:
         if application.kind != ApplicationKind.RETAKE:
             raise KaowuError("applications.already_new", _("您已是新考生身份，无需重新报名。"), status=409)
         before = _snapshot(application)
@@ -272,9 +281,7 @@ def application_restart_as_new(*, actor: Any, application: Application) -> None:
 
 def application_confirm_personal(*, actor: Any, application: Application, region: Region) -> None:
     """确认个人信息 and choose 报考省份/地市. The personal data itself is edited in the profile."""
-    with transaction.atomic():
-        application = _lock(application)
-        _require_editable(actor, application)
+    with _editing(actor, application) as application:
         if region.level not in (RegionLevel.PROVINCE, RegionLevel.CITY):
             raise KaowuError("applications.bad_region", _("请选择报考省份或地市。"), field="region")
         before = _snapshot(application)
@@ -289,9 +296,7 @@ def application_confirm_personal(*, actor: Any, application: Application, region
 
 def application_choose_review_point(*, actor: Any, application: Application, review_point: Organisation) -> None:
     """选择审核点: a review point of the programme's bodies within the chosen province."""
-    with transaction.atomic():
-        application = _lock(application)
-        _require_editable(actor, application)
+    with _editing(actor, application) as application:
         if application.region_id is None:
             raise KaowuError("applications.region_first", _("请先在“确认个人信息”中选择报考地区。"), status=409)
         owner = application.programme.owner
@@ -311,9 +316,7 @@ def application_choose_review_point(*, actor: Any, application: Application, rev
 
 def application_accept_commitment(*, actor: Any, application: Application) -> None:
     """阅读报考须知并签署承诺书: records acceptance of the exact current versions (APP-3)."""
-    with transaction.atomic():
-        application = _lock(application)
-        _require_editable(actor, application)
+    with _editing(actor, application) as application:
         notices = [n for k in _NOTICE_KINDS_TO_ACCEPT if (n := notice_current(application.programme, k))]
         acceptances = [notice_accept(user=actor, notice=n) for n in notices]
         application.accepted_notices.set(acceptances)
@@ -342,9 +345,7 @@ def application_choose_subjects(
 
     If the chosen site does not hold the new subjects' sittings, the site step must be done again.
     """
-    with transaction.atomic():
-        application = _lock(application)
-        _require_editable(actor, application)
+    with _editing(actor, application) as application:
         batch, programme = application.batch, application.programme
         if level is None:
             if programme.levels.exists():
@@ -431,9 +432,7 @@ def application_choose_site(*, actor: Any, application: Application, site: Site)
     The seat itself is taken at submission; a site already full is refused here with the alternatives,
     so the candidate does not find out only at the end.
     """
-    with transaction.atomic():
-        application = _lock(application)
-        _require_editable(actor, application)
+    with _editing(actor, application) as application:
         if site.batch_id != application.batch_id:
             raise KaowuError("applications.bad_site", _("请选择本批次的考区/考点。"), field="site")
         _default_subjects(application)
@@ -452,9 +451,7 @@ def application_choose_site(*, actor: Any, application: Application, site: Site)
 
 def application_choose_position(*, actor: Any, application: Application, position: Position) -> None:
     """选择岗位 (seed 003): one position of this batch."""
-    with transaction.atomic():
-        application = _lock(application)
-        _require_editable(actor, application)
+    with _editing(actor, application) as application:
         if position.batch_id != application.batch_id:
             raise KaowuError("applications.bad_position", _("请选择本批次的招聘岗位。"), field="position")
         before = _snapshot(application)
@@ -468,9 +465,7 @@ def application_set_invoice(
 ) -> None:
     """发票信息 (APP-8): none; personal (title is the candidate's own name, fixed); or company (title
     and a unified social credit code that passes the GB 32100 check)."""
-    with transaction.atomic():
-        application = _lock(application)
-        _require_editable(actor, application)
+    with _editing(actor, application) as application:
         title, uscc = title.strip(), uscc.strip().upper()
         if kind == InvoiceKind.PERSONAL:
             title, uscc = application.candidate.real_name, ""
@@ -494,9 +489,7 @@ def application_set_invoice(
 
 def application_attach_proof(*, actor: Any, application: Application, scan: Scan) -> Proof:
     """Attach one of the candidate's own uploaded scans as a proof."""
-    with transaction.atomic():
-        application = _lock(application)
-        _require_editable(actor, application)
+    with _editing(actor, application) as application:
         if scan.user_id != application.candidate_id:
             raise KaowuError("applications.bad_scan", _("只能使用本人上传的材料。"), field="scan")
         proof, _created = Proof.objects.get_or_create(application=application, scan=scan)
@@ -505,9 +498,7 @@ def application_attach_proof(*, actor: Any, application: Application, scan: Scan
 
 
 def application_detach_proof(*, actor: Any, application: Application, scan: Scan) -> None:
-    with transaction.atomic():
-        application = _lock(application)
-        _require_editable(actor, application)
+    with _editing(actor, application) as application:
         deleted, _rows = Proof.objects.filter(application=application, scan=scan).delete()
         if deleted:
             audit_record(actor=actor, action="applications.proof.detach", obj=application, before={"scan": scan.pk})
@@ -515,9 +506,7 @@ def application_detach_proof(*, actor: Any, application: Application, scan: Scan
 
 def application_confirm_proofs(*, actor: Any, application: Application) -> None:
     """Finish the proofs step; refused while eligibility asks for a proof and none is attached."""
-    with transaction.atomic():
-        application = _lock(application)
-        _require_editable(actor, application)
+    with _editing(actor, application) as application:
         if application.eligibility_status == "needs_proof" and not application.proofs.exists():
             raise KaowuError("applications.proof_missing", _("请先上传报考条件要求的证明材料。"), field="scan")
         before = _snapshot(application)
@@ -527,9 +516,7 @@ def application_confirm_proofs(*, actor: Any, application: Application) -> None:
 
 def application_confirm_dishonest(*, actor: Any, application: Application) -> None:
     """A candidate on the 失信 list confirms the special notice before submitting (APP-5, seed 002)."""
-    with transaction.atomic():
-        application = _lock(application)
-        _require_editable(actor, application)
+    with _editing(actor, application) as application:
         # Read the list again, as submission does: the candidate may have been listed after starting.
         application.is_dishonest = dishonest_entry_for(application.programme, application.candidate) is not None
         if not application.is_dishonest:

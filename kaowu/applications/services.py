@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from kaowu.accounts.models import Photo, Scan
@@ -193,13 +193,21 @@ def _transition(
     )
 
 
-def _notify(application: Application, event: str, title: Any, **params: str) -> None:
-    notify(
-        user=application.candidate,
-        event=event,
-        title=str(title),
-        params={"batch": application.batch.name, "number": application.number or "", **params},
-    )
+def _notify(application: Application, event: str, title: Any, **params: Any) -> None:
+    """Tell the candidate (inbox, SMS, e-mail after commit). Rendered in the platform language whatever the
+    request's: the SMS texts are registered in Chinese with the providers, so lazy labels passed in
+    ``params`` (status, level) must not come out in English."""
+    with translation.override(settings.LANGUAGE_CODE):
+        notify(
+            user=application.candidate,
+            event=event,
+            title=str(title),
+            params={
+                "batch": application.batch.name,
+                "number": application.number or "",
+                **{k: str(v) for k, v in params.items()},
+            },
+        )
 
 
 # --- Starting an application (APP-1, APP-2) --------------------------------------------------------
@@ -696,7 +704,7 @@ def _hold_seats(application: Application) -> None:
 
 def _notify_after_submit(application: Application) -> None:
     status = Status(application.status).label
-    _notify(application, "application_submitted", _("报名已提交"), status=str(status))
+    _notify(application, "application_submitted", _("报名已提交"), status=status)
     step = application.review_steps.filter(round=application.round, status=StepStatus.PENDING).first()
     if step is not None and step.mode == VerificationMode.ON_SITE:
         _notify_on_site(application, step)
@@ -710,7 +718,7 @@ def _notify_on_site(application: Application, step: ReviewStep) -> None:
         "application_on_site",
         _("请到审核点现场审核"),
         place=step.organisation.name,
-        deadline=deadline or gettext("规定时间"),
+        deadline=deadline or _("规定时间"),
     )
 
 
@@ -824,8 +832,8 @@ def review_approve(*, actor: Any, application: Application, reason: str = "", on
             stage=step.stage,
             reason=reason.strip(),
         )
-    level = str(step.stage.get_level_display())
-    _notify(application, "application_approved", _("报名审核通过"), level=level, status=str(Status(target).label))
+    level = ReviewLevel(step.stage.level).label
+    _notify(application, "application_approved", _("报名审核通过"), level=level, status=Status(target).label)
     pending = application.review_steps.filter(round=application.round, status=StepStatus.PENDING).first()
     if pending is not None and pending.mode == VerificationMode.ON_SITE:
         _notify_on_site(application, pending)
@@ -853,9 +861,9 @@ def review_return(*, actor: Any, application: Application, reason: str, on_site:
         application,
         "application_returned",
         _("报名被驳回，请修改"),
-        level=str(step.stage.get_level_display()),
+        level=ReviewLevel(step.stage.level).label,
         reason=reason,
-        deadline=timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M") if deadline else gettext("规定时间"),
+        deadline=timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M") if deadline else _("规定时间"),
     )
 
 
@@ -881,7 +889,7 @@ def review_reject(*, actor: Any, application: Application, reason: str, on_site:
         application,
         "application_rejected",
         _("报名审核不通过"),
-        level=str(step.stage.get_level_display()),
+        level=ReviewLevel(step.stage.level).label,
         reason=reason,
     )
 

@@ -120,3 +120,17 @@ def test_a_failing_sms_does_not_undo_the_change(world, cand_a, settings, django_
     assert events(cand_a) == ["application_submitted"]
     assert "application_submitted" in failed_attempts  # the send was tried (and retried) after commit
     assert sms_events(cand_a) == []
+
+
+def test_texts_stay_chinese_when_the_candidate_browses_in_english(world, cand_a, django_capture_on_commit_callbacks):
+    """The SMS templates are registered in Chinese with the providers: labels inside must not be English."""
+    from django.utils import translation
+
+    application = submitted(world, demo.AUCTIONEER_EXAM, cand_a)
+    with translation.override("en"), django_capture_on_commit_callbacks(execute=True):
+        services.review_approve(actor=world.staff("js_caa_province"), application=application)
+        services.review_return(actor=world.staff("caa_nation"), application=application, reason="材料不清晰")
+    approved = Notification.objects.filter(user=cand_a, event="application_approved").latest("pk")
+    returned = Notification.objects.filter(user=cand_a, event="application_returned").latest("pk")
+    assert "已通过省级审核" in approved.body and "待审核" in approved.body and approved.title == "报名审核通过"
+    assert "被全国审核驳回" in returned.body

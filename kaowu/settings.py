@@ -242,10 +242,15 @@ SMS_RATE_PER_PHONE_MINUTE = 1
 SMS_RATE_PER_PHONE_DAY = 10
 SMS_RATE_PER_IP_HOUR = env.int("SMS_RATE_PER_IP_HOUR", default=20)
 
+# --- E-mail (copies of notifications, sent by kaowu.notifications.tasks.send_email_task) -----------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="考务平台 <noreply@kaowu.local>")
+# EMAIL_URL sets the SMTP backend with host, port, user, password and TLS/SSL in one value, e.g.
+# smtp+tls://user:password@smtp.example.cn:587 (smtp+ssl:// for port 465; URL-encode the password).
 if env.str("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
+# Without a timeout a stalled SMTP server would hold a worker (or, with no broker, the request) forever.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
 # --- Logging: sensitive numbers are masked in every record ----------------------------------------
 LOGGING = {
@@ -267,6 +272,8 @@ LOGGING = {
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # A load balancer's plain-HTTP health check must get 200, not a redirect.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True

@@ -5,6 +5,7 @@ from kaowu.core import views as core_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
+    path("healthz/", core_views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("captcha/", include("captcha.urls")),
     path("accounts/", include("kaowu.accounts.urls")),

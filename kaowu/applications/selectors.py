@@ -38,8 +38,10 @@ LEVEL_OF_ROLE = {
 
 def get_application_for(user, pk: int) -> Application:
     """The candidate's own application ``pk`` (Http404 for anyone else's)."""
+    # Only the batch and programme are joined: wider joins cost PostgreSQL more to plan than to run
+    # (bench/README.md), and pages load the few other relations they show.
     application = (
-        Application.objects.select_related("batch__programme", "level", "specialty", "site", "position", "region")
+        Application.objects.select_related("batch__programme")
         .filter(pk=pk, candidate_id=getattr(user, "pk", None))
         .first()
     )

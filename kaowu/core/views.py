@@ -1,6 +1,7 @@
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 
 
 def ratelimited(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -11,3 +12,12 @@ def ratelimited(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "core/home.html")
+
+
+@require_safe
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness check for a load balancer: answers "ok" and touches neither the database nor the session.
+
+    It is also the hello-world baseline that bench/submit.py compares submission throughput with.
+    """
+    return HttpResponse("ok", content_type="text/plain; charset=utf-8")

@@ -2,7 +2,8 @@
 
 ``sms_code_send``/``sms_code_verify`` implement one-time SMS codes: 6 digits, valid 5 minutes, single
 use, stored as an HMAC, at most 5 wrong tries each, and sending limited per number (1/min, 10/day) and
-per IP. ``notify`` writes an in-site message and sends its SMS copy after the transaction commits.
+per IP. ``notify`` writes an in-site message and sends its SMS and e-mail copies after the transaction
+commits.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kaowu.core import crypto
@@ -22,7 +24,7 @@ from kaowu.core.errors import KaowuError
 
 from .models import Notification, SmsCode
 from .sms.templates import render
-from .tasks import send_sms_task
+from .tasks import send_email_task, send_sms_task
 
 
 def _code_hash(phone: str, purpose: str, code: str) -> str:
@@ -111,16 +113,32 @@ def sms_code_verify(*, phone: str, purpose: str, code: str) -> None:
 
 
 def notify(
-    *, user: Any, event: str, title: str, params: dict[str, str], sms: bool = True, sms_phone: str | None = None
+    *,
+    user: Any,
+    event: str,
+    title: str,
+    params: dict[str, str],
+    sms: bool = True,
+    sms_phone: str | None = None,
+    email: bool = True,
 ) -> Notification:
-    """Put a message in ``user``'s inbox and, if ``sms``, text it after commit.
+    """Put a message in ``user``'s inbox and, after commit, text it (if ``sms``) and e-mail it (if ``email``).
 
     The SMS goes to ``sms_phone`` if given (a phone change is reported to the old number), else to the
-    user's bound phone. ``event`` is an SMS template key (``kaowu.notifications.sms.templates``); the
-    inbox body is the same text, so both say exactly the same thing.
+    user's bound phone; the e-mail goes to the user's address, if they gave one. ``event`` is an SMS
+    template key (``kaowu.notifications.sms.templates``); the inbox body is the same text, so every copy
+    says exactly the same thing, and the e-mail (subject ``title``) adds where to read more. Delivery runs
+    in Celery tasks that retry and log failures; it never raises into the caller or undoes its change.
     """
-    notification = Notification.objects.create(user=user, event=event, title=title, body=render(event, params))
+    body = render(event, params)
+    notification = Notification.objects.create(user=user, event=event, title=title, body=body)
     phone = sms_phone or user.phone
     if sms and phone:
         _send_after_commit(phone, event, params)
+    if email and user.email:
+        address, subject = user.email, str(title)
+        text = f"{body}\n\n{gettext('详情请登录考务平台查看。')}"
+        # robust: a broker that cannot take the task is logged by Django; the change has committed and the
+        # request still succeeds (the inbox has the message).
+        transaction.on_commit(lambda: send_email_task.delay(address, event, subject, text), robust=True)
     return notification

@@ -75,15 +75,18 @@ def seats_hold(application: Application, capacities: list[SiteCapacity]) -> None
     holds = {h.capacity_id: h for h in application.seat_holds.all()}
     # Every row this call touches, released or taken, in one primary-key order: no deadlock with a
     # transaction moving the other way (a candidate changing from site B to A while another goes A to B).
+    released, taken = [], []
     for pk in sorted(set(by_pk) ^ set(holds)):
         if pk in holds:
             SiteCapacity.objects.filter(pk=pk).update(held=F("held") - 1)
-            holds[pk].delete()
+            released.append(holds[pk].pk)
             continue
-        taken = SiteCapacity.objects.filter(pk=pk, held__lt=F("capacity")).update(held=F("held") + 1)
-        if not taken:
+        if not SiteCapacity.objects.filter(pk=pk, held__lt=F("capacity")).update(held=F("held") + 1):
             raise site_full_error(by_pk[pk].site, [c.sitting_id for c in capacities])
-        SeatHold.objects.create(application=application, capacity=by_pk[pk])
+        taken.append(SeatHold(application=application, capacity=by_pk[pk]))
+    # The hold rows only record whose seats the counters hold; they take no lock worth ordering.
+    SeatHold.objects.filter(pk__in=released).delete()
+    SeatHold.objects.bulk_create(taken)
 
 
 def seats_release(application: Application) -> int:
@@ -91,5 +94,5 @@ def seats_release(application: Application) -> int:
     holds = list(application.seat_holds.order_by("capacity_id"))
     for hold in holds:
         SiteCapacity.objects.filter(pk=hold.capacity_id).update(held=F("held") - 1)
-        hold.delete()
+    SeatHold.objects.filter(pk__in=[h.pk for h in holds]).delete()
     return len(holds)

@@ -118,6 +118,10 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_TASK_ACKS_LATE = True
+# Periodic jobs, run by `celery -A kaowu beat` beside the worker (or their management commands from cron).
+CELERY_BEAT_SCHEDULE = {
+    "release-stale-seats": {"task": "kaowu.applications.tasks.release_stale_seats_task", "schedule": 15 * 60},
+}
 
 # --- Authentication -------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
@@ -951,3 +951,32 @@ def dishonest_entry_add(
             },
         )
     return entry
+
+
+# --- Seats left behind (system job) ----------------------------------------------------------------
+
+
+def seats_release_after_edit_window(*, at: datetime | None = None) -> int:
+    """Release the seats of applications that can no longer come back: recalled to 填写中 or returned for
+    changes, and their batch's edit window (修改, else 报名) has closed without a resubmission. Without
+    this a recall would keep a seat at a full site for ever. Run periodically (Celery beat, or the
+    ``release_stale_seats`` command from cron). Each release is audited and the candidate told.
+    Returns how many applications gave seats back."""
+    at = at or timezone.now()
+    released = 0
+    candidates = Application.objects.filter(
+        status__in=EDITABLE_STATES, round__gt=0, seat_holds__isnull=False
+    ).distinct()
+    for pk in candidates.values_list("pk", flat=True):
+        with transaction.atomic():
+            application = _lock(Application(pk=pk))
+            window = next((w for w in application.batch.windows.all() if w.action == _edit_window(application)), None)
+            if application.status not in EDITABLE_STATES or (window is not None and window.closes_at > at):
+                continue
+            count = seats.seats_release(application)
+            if not count:
+                continue
+            audit_record(actor=None, action="applications.seats_released", obj=application, after={"seats": count})
+        released += 1
+        _notify(application, "application_seats_released", _("报名未重新提交，考位已释放"))
+    return released

@@ -31,6 +31,7 @@ TEMPLATES: dict[str, str] = {
     ),
     "application_rejected": "您的{batch}报名（报名号{number}）经{level}审核不通过：{reason}。",
     "application_withdrawn": "您已放弃{batch}报名（报名号{number}），所占考位已释放。",
+    "application_seats_released": "您的{batch}报名（报名号{number}）未在修改截止前重新提交，所占考位已释放。",
 }
 
 

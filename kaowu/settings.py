@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "kaowu.applications",
     "kaowu.review",
     "kaowu.results",
+    "kaowu.payments",
 ]
 
 MIDDLEWARE = [
@@ -221,6 +222,27 @@ KAOWU_SCAN = {
 
 # --- Applications (APP-4): who decides auto / online / on-site verification ------------------------
 KAOWU_VERIFIER = env.str("KAOWU_VERIFIER", default="kaowu.applications.verification.RuleBasedVerifier")
+
+# --- Payment providers (PAY-2): keys are PEM text or a path to a PEM file --------------------------------
+# Construct a provider (``from_settings()``) only when it is enabled: empty keys fail loudly.
+PAYMENT_ALIPAY = {
+    "APP_ID": env.str("ALIPAY_APP_ID", default=""),
+    "PRIVATE_KEY": env.str("ALIPAY_PRIVATE_KEY", default=""),
+    "ALIPAY_PUBLIC_KEY": env.str("ALIPAY_PUBLIC_KEY", default=""),
+    "SELLER_ID": env.str("ALIPAY_SELLER_ID", default=""),
+    "SANDBOX": env.bool("ALIPAY_SANDBOX", default=True),
+    "TIMEOUT": env.int("ALIPAY_TIMEOUT", default=15),
+}
+PAYMENT_WECHAT = {
+    "APP_ID": env.str("WECHAT_APP_ID", default=""),
+    "MCH_ID": env.str("WECHAT_MCH_ID", default=""),
+    "PRIVATE_KEY": env.str("WECHAT_PRIVATE_KEY", default=""),
+    "CERT_SERIAL_NO": env.str("WECHAT_CERT_SERIAL_NO", default=""),
+    "APIV3_KEY": env.str("WECHAT_APIV3_KEY", default=""),
+    "PUBLIC_KEY": env.str("WECHAT_PUBLIC_KEY", default=""),
+    "PUBLIC_KEY_ID": env.str("WECHAT_PUBLIC_KEY_ID", default=""),
+    "TIMEOUT": env.int("WECHAT_TIMEOUT", default=15),
+}
 
 # --- SMS (pluggable like e-mail backends) ---------------------------------------------------------
 SMS_BACKEND = env.str("SMS_BACKEND", default="kaowu.notifications.sms.console.SmsBackend")

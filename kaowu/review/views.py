@@ -233,7 +233,10 @@ def _render_on_site(
         for application in find_for_on_site(request.user, lookup.cleaned_data["q"]):
             form = (forms or {}).get(application.pk) or DecisionForm()
             step = decidable_step(request.user, application)
-            cases.append(OnSiteCase(application, step, form, _application_context(application)))
+            # The reviewer compares the ID card in hand with the full number; each reveal is audited.
+            number = services.document_number_reveal(actor=request.user, application=application)
+            context = _application_context(application) | {"document_number": number}
+            cases.append(OnSiteCase(application, step, form, context))
     return _render(request, "review/on_site.html", {"lookup": lookup, "cases": cases}, status=status)
 
 

@@ -154,6 +154,9 @@ def test_on_site_lookup_by_id_number(client, on_site_case):
     response = client.get(reverse("review:on_site"), {"q": f" {number} "})
 
     assert [case.application for case in response.context["cases"]] == [on_site_case]
+    # The full number is shown to compare with the card in hand, and the reveal is audited.
+    assert f'font-monospace">{number}</dd>' in response.content.decode()
+    assert AuditEntry.objects.filter(action="review.document.viewed", object_id=str(on_site_case.pk)).exists()
 
 
 def test_on_site_lookup_outside_scope_finds_nothing(client, world, on_site_case):

@@ -20,7 +20,7 @@ from kaowu.accounts.selectors import document_number_hash
 from kaowu.backoffice.models import RoleKind
 from kaowu.backoffice.permissions import roles_of
 from kaowu.catalog.models import Batch, FlowStep, Programme, ReviewLevel
-from kaowu.catalog.selectors import open_batches
+from kaowu.catalog.selectors import batch_window, open_batches
 
 from .models import Application, DishonestEntry, ReviewStep, StepStatus
 from .workflow import LIVE_STATES, Status
@@ -227,5 +227,5 @@ def review_history(application: Application) -> QuerySet[ReviewStep]:
 
 
 def window_closes(batch: Batch, action: str) -> datetime | None:
-    window = next((w for w in batch.windows.all() if w.action == action), None)
+    window = batch_window(batch, action)
     return window.closes_at if window else None

@@ -43,7 +43,13 @@ from kaowu.catalog.models import (
     VerificationMode,
     WindowAction,
 )
-from kaowu.catalog.selectors import next_review_stage, notice_current, restart_stage_after_rejection, subjects_for
+from kaowu.catalog.selectors import (
+    batch_window,
+    next_review_stage,
+    notice_current,
+    restart_stage_after_rejection,
+    subjects_for,
+)
 from kaowu.catalog.services import notice_accept, require_window
 from kaowu.core.audit import audit_record
 from kaowu.core.context import current_ip
@@ -95,7 +101,7 @@ def _edit_window(application: Application) -> str:
     """报名 window until first submitted; afterwards the 修改 window (报名 for batches without one)."""
     if application.round == 0:
         return WindowAction.REGISTER
-    has_modify = any(w.action == WindowAction.MODIFY for w in application.batch.windows.all())
+    has_modify = batch_window(application.batch, WindowAction.MODIFY) is not None
     return WindowAction.MODIFY if has_modify else WindowAction.REGISTER
 
 
@@ -710,7 +716,7 @@ def _notify_after_submit(application: Application) -> None:
 
 
 def _notify_on_site(application: Application, step: ReviewStep) -> None:
-    review = application.batch.windows.filter(action=WindowAction.REVIEW).first()
+    review = batch_window(application.batch, WindowAction.REVIEW)
     deadline = timezone.localtime(review.closes_at).strftime("%Y-%m-%d %H:%M") if review else ""
     _notify(
         application,
@@ -854,8 +860,8 @@ def review_return(*, actor: Any, application: Application, reason: str, on_site:
             stage=step.stage,
             reason=reason,
         )
-    modify = application.batch.windows.filter(action__in=[WindowAction.MODIFY, WindowAction.REGISTER])
-    deadline = max((w.closes_at for w in modify), default=None)
+    edit_windows = (batch_window(application.batch, a) for a in (WindowAction.MODIFY, WindowAction.REGISTER))
+    deadline = max((w.closes_at for w in edit_windows if w is not None), default=None)
     _notify(
         application,
         "application_returned",
@@ -970,7 +976,7 @@ def seats_release_after_edit_window(*, at: datetime | None = None) -> int:
     for pk in candidates.values_list("pk", flat=True):
         with transaction.atomic():
             application = _lock(Application(pk=pk))
-            window = next((w for w in application.batch.windows.all() if w.action == _edit_window(application)), None)
+            window = batch_window(application.batch, _edit_window(application))
             if application.status not in EDITABLE_STATES or (window is not None and window.closes_at > at):
                 continue
             count = seats.seats_release(application)

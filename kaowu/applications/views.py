@@ -24,7 +24,7 @@ from kaowu.accounts.models import Photo
 from kaowu.accounts.selectors import education_records_of
 from kaowu.accounts.views import candidate_required
 from kaowu.catalog.models import Batch, FlowStep, Level, NoticeKind, Site, Specialty, WindowAction
-from kaowu.catalog.selectors import notice_current, subjects_for
+from kaowu.catalog.selectors import batch_window, notice_current, subjects_for
 from kaowu.catalog.services import EligibilityStatus, batch_is_open
 from kaowu.core.errors import KaowuError
 from kaowu.results.selectors import passed_subjects
@@ -524,7 +524,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "decided": decided,
         "windows": batch.windows.order_by("opens_at"),
         "review_closes": selectors.window_closes(batch, WindowAction.REVIEW),
-        "pay_window": next((w for w in batch.windows.all() if w.action == WindowAction.PAY), None),
+        "pay_window": batch_window(batch, WindowAction.PAY),
         "next_url": _next_url(application) if editable else "",
         "missing": selectors.missing_steps(application) if editable else [],
         "can_recall": _can(application, Action.RECALL),

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from .models import (
     Batch,
+    BatchWindow,
     EligibilityRule,
     Level,
     NoticeVersion,
@@ -23,6 +24,12 @@ from .models import (
     Subject,
     WindowAction,
 )
+
+
+def batch_window(batch: Batch, action: str) -> BatchWindow | None:
+    """The batch's window for ``action``, if it has one. Reads ``batch.windows.all()``, so a caller that
+    prefetched the windows (the application services lock with them) costs no query."""
+    return next((window for window in batch.windows.all() if window.action == action), None)
 
 
 def notice_current(programme: Programme | None, kind: str) -> NoticeVersion | None:

@@ -44,6 +44,7 @@ from .models import (
     Sitting,
     WindowAction,
 )
+from .selectors import batch_window
 
 # --- Windows (CAT-2) -------------------------------------------------------------------------------
 
@@ -65,11 +66,6 @@ def _action_label(action: str) -> str:
     return _label(WindowAction, action)
 
 
-def _find_window(batch: Batch, action: str) -> BatchWindow | None:
-    # ``windows.all()`` uses a prefetch when the caller made one; otherwise it is one small query.
-    return next((window for window in batch.windows.all() if window.action == action), None)
-
-
 def _now_or(at: datetime | None) -> datetime:
     if at is None:
         return timezone.now()
@@ -84,7 +80,7 @@ def batch_is_open(batch: Batch, action: str, at: datetime | None = None) -> bool
     The only window check in the product. A batch without a window for the action is closed for it.
     Publication is not checked here: an unpublished batch is simply not offered to candidates.
     """
-    return _window_contains(_find_window(batch, action), _now_or(at))
+    return _window_contains(batch_window(batch, action), _now_or(at))
 
 
 def _window_contains(window: BatchWindow | None, at: datetime) -> bool:
@@ -100,7 +96,7 @@ def require_window(batch: Batch, action: str, at: datetime | None = None) -> Non
     such window at all.
     """
     at = _now_or(at)
-    window = _find_window(batch, action)
+    window = batch_window(batch, action)
     if window is None:
         raise KaowuError(
             "catalog.window_closed", _("本批次未安排该事项。"), status=409, params={"action": _action_label(action)}

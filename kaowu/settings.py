@@ -122,6 +122,8 @@ CELERY_TASK_ACKS_LATE = True
 # Periodic jobs, run by `celery -A kaowu beat` beside the worker (or their management commands from cron).
 CELERY_BEAT_SCHEDULE = {
     "release-stale-seats": {"task": "kaowu.applications.tasks.release_stale_seats_task", "schedule": 15 * 60},
+    # Expire unpaid orders, close applications left unpaid after the payment window, push refunds on.
+    "payments-housekeeping": {"task": "kaowu.payments.tasks.payments_housekeeping_task", "schedule": 5 * 60},
 }
 
 # --- Authentication -------------------------------------------------------------------------------
@@ -224,6 +226,18 @@ KAOWU_SCAN = {
 KAOWU_VERIFIER = env.str("KAOWU_VERIFIER", default="kaowu.applications.verification.RuleBasedVerifier")
 
 # --- Payment providers (PAY-2): keys are PEM text or a path to a PEM file --------------------------------
+# Which providers candidates may choose, in the order shown. ``sandbox`` (a local stand-in gateway) and
+# ``bank`` (网银, backed by the sandbox until a bank gateway is contracted) work offline; production lists
+# only real ones.
+PAYMENT_PROVIDERS = env.list("PAYMENT_PROVIDERS", default=["alipay", "wechat"] if PRODUCTION else ["sandbox", "bank"])
+# The site's public address, for links in SMS/e-mail (receipts) and the gateways' notify/return URLs.
+KAOWU_SITE_URL = env.str("KAOWU_SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+PAYMENT_SANDBOX = {
+    # Signs the sandbox's notifications; derived from SECRET_KEY unless set.
+    "KEY": env.str("PAYMENT_SANDBOX_KEY", default=""),
+    # Seconds before the sandbox gateway sends its (first) asynchronous notification.
+    "NOTIFY_DELAY": env.int("PAYMENT_SANDBOX_NOTIFY_DELAY", default=2),
+}
 # Construct a provider (``from_settings()``) only when it is enabled: empty keys fail loudly.
 PAYMENT_ALIPAY = {
     "APP_ID": env.str("ALIPAY_APP_ID", default=""),

@@ -96,3 +96,12 @@ def seats_release(application: Application) -> int:
         SiteCapacity.objects.filter(pk=hold.capacity_id).update(held=F("held") - 1)
     SeatHold.objects.filter(pk__in=[h.pk for h in holds]).delete()
     return len(holds)
+
+
+def seats_hold_chosen(application: Application) -> None:
+    """Hold the seats of the application's chosen site for its subjects' sittings (at submission, and
+    again when a new order is made after an unpaid one expired and gave them back). No site, no seats."""
+    if application.site_id is None:
+        return
+    sitting_ids = [s for s in application.subjects.values_list("sitting_id", flat=True) if s]
+    seats_hold(application, capacities_for(application.site, sitting_ids))

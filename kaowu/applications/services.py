@@ -56,6 +56,7 @@ from kaowu.core.context import current_ip
 from kaowu.core.errors import KaowuError
 from kaowu.core.validators import validate_uscc
 from kaowu.notifications.services import notify
+from kaowu.payments.workflow import LIVE_ORDER_STATES, OrderStatus
 from kaowu.results.selectors import passed_subjects
 
 from . import seats
@@ -71,6 +72,7 @@ from .models import (
     Transition,
 )
 from .selectors import can_review, dishonest_entry_for, missing_steps
+from .signals import application_rejected
 from .verification import eligibility_of, get_verifier
 from .workflow import EDITABLE_STATES, Action, ActorKind, Status, transition_apply, transition_for
 
@@ -595,8 +597,9 @@ def _open_step(application: Application, stage: ReviewStage) -> bool:
 
 
 def _final_status(application: Application) -> str:
-    """Where an application goes once no review stands before payment (or all review is done)."""
-    if application.programme.payment_stage == PaymentStage.ON_SITE:
+    """Where an application goes once all review is done: 待缴费, or 审核通过 where the fee is taken on site
+    or was paid before review (seed 001)."""
+    if application.programme.payment_stage in (PaymentStage.ON_SITE, PaymentStage.BEFORE_REVIEW):
         return Status.APPROVED
     return Status.AWAITING_PAYMENT
 
@@ -692,17 +695,9 @@ def _submit(*, actor: Any, application: Application) -> Application:
         else:
             target = _advance(application, restart_after)
         _transition(application, actor=actor, actor_kind=ActorKind.CANDIDATE, action=Action.SUBMIT, target=target)
-        _hold_seats(application)
+        seats.seats_hold_chosen(application)
     _notify_after_submit(application)
     return application
-
-
-def _hold_seats(application: Application) -> None:
-    """Take the application's seats (the last writes of a submission: locks taken late)."""
-    if application.site_id is None:
-        return
-    sitting_ids = [s for s in application.subjects.values_list("sitting_id", flat=True) if s]
-    seats.seats_hold(application, seats.capacities_for(application.site, sitting_ids))
 
 
 def _notify_after_submit(application: Application) -> None:
@@ -736,6 +731,7 @@ def application_recall(*, actor: Any, application: Application) -> None:
         _require_owner(actor, application)
         transition_for(application.status, Action.RECALL, ActorKind.CANDIDATE)
         require_window(application.batch, _edit_window(application))
+        _require_no_order(application)
         steps = application.review_steps.filter(round=application.round)
         # An approval by the system (auto verification) is redone at resubmission; one by a person is not
         # undone by the candidate.
@@ -750,13 +746,26 @@ def application_recall(*, actor: Any, application: Application) -> None:
         _transition(application, actor=actor, actor_kind=ActorKind.CANDIDATE, action=Action.RECALL, target=Status.DRAFT)
 
 
+def _require_no_order(application: Application) -> None:
+    """Recall and withdrawal leave no money behind: an unpaid order is cancelled first (so no payment can
+    settle an application that changed meanwhile), and a paid one is refunded through 退考退费."""
+    statuses = set(application.orders.filter(status__in=LIVE_ORDER_STATES).values_list("status", flat=True))
+    if OrderStatus.UNPAID in statuses:
+        raise KaowuError(
+            "applications.order_unpaid", _("您有未支付的订单，请先在“网上缴费”中取消订单后再操作。"), status=409
+        )
+    if statuses:
+        raise KaowuError("applications.order_paid", _("您已缴费，如需放弃报名请在退费期内申请“退考退费”。"), status=409)
+
+
 def application_withdraw(*, actor: Any, application: Application, reason: str = "") -> None:
-    """放弃报名: the application ends and its seats are released. Paid applications are refunded instead
-    (退考, issue 5)."""
+    """放弃报名: the application ends and its seats are released. Not while an order is unpaid (cancel it
+    first) or paid (退考退费 instead, ``kaowu.payments.services.refund_request``)."""
     with transaction.atomic():
         application = _lock(application)
         _require_owner(actor, application)
         transition_for(application.status, Action.WITHDRAW, ActorKind.CANDIDATE)
+        _require_no_order(application)
         application.review_steps.filter(status=StepStatus.PENDING).update(status=StepStatus.CANCELLED)
         application.current_stage = None
         _transition(
@@ -769,6 +778,86 @@ def application_withdraw(*, actor: Any, application: Application, reason: str = 
         )
         seats.seats_release(application)
     _notify(application, "application_withdrawn", _("已放弃报名"))
+
+
+# --- Payment, refund and change of site (PAY-1, PAY-3, PAY-4) ---------------------------------------
+#
+# ``application_lock`` / ``application_pay`` / ``application_refund`` / ``application_lapse`` run inside a
+# transaction of ``kaowu.payments.services``, which takes the application's lock first (then the order's,
+# then the payment's: one order everywhere, so no deadlock) and records the order's side.
+
+
+def application_lock(application: Application) -> Application:
+    """The application's row locked for the caller's transaction (the first lock of every money path)."""
+    return _lock(application)
+
+
+def application_pay(*, application: Application) -> str:
+    """The order of ``application`` (locked by the caller) is paid: 已缴费, or, where review follows
+    payment (seed 001), into the review chain. Returns the status reached."""
+    transition_for(application.status, Action.PAY, ActorKind.SYSTEM)
+    if application.programme.payment_stage == PaymentStage.BEFORE_REVIEW:
+        target = _advance(application, None)
+    else:
+        target = Status.PAID
+    _transition(application, actor=None, actor_kind=ActorKind.SYSTEM, action=Action.PAY, target=target)
+    return target
+
+
+def application_refund(*, actor: Any, actor_kind: str, application: Application, reason: str) -> None:
+    """退考退费: ``application`` (locked by the caller) is withdrawn and its seats released. The candidate
+    needs the batch's refund window; finance (``ActorKind.FINANCE``) refunds outside it, with a reason."""
+    transition = transition_for(application.status, Action.REFUND, actor_kind)
+    if actor_kind == ActorKind.CANDIDATE:
+        _require_owner(actor, application)
+        require_window(application.batch, transition.window)
+    application.review_steps.filter(status=StepStatus.PENDING).update(status=StepStatus.CANCELLED)
+    application.current_stage = None
+    _transition(
+        application, actor=actor, actor_kind=actor_kind, action=Action.REFUND, target=Status.WITHDRAWN, reason=reason
+    )
+    seats.seats_release(application)
+
+
+def application_lapse(*, application: Application) -> None:
+    """The payment window of ``application`` (locked by the caller, unpaid, without a live order) closed:
+    the system withdraws it (逾期未缴费) and releases its seats."""
+    _transition(
+        application,
+        actor=None,
+        actor_kind=ActorKind.SYSTEM,
+        action=Action.WITHDRAW,
+        target=Status.WITHDRAWN,
+        reason=str(_("缴费期结束未缴费")),
+    )
+    seats.seats_release(application)
+
+
+def application_change_site(*, actor: Any, application: Application, site: Site) -> None:
+    """更换考点城市 (PAY-4, seed 004): after payment, inside the batch's change window, move the seats to
+    ``site`` if it has one at every sitting; the fee does not change. The seats move in one step under
+    the seat-holding rules (ADR 0005): losing the race for the new site's last seat keeps the old ones."""
+    with transaction.atomic():
+        application = _lock(application)
+        _require_owner(actor, application)
+        if application.status != Status.PAID:
+            raise KaowuError(
+                "applications.change_site_unpaid",
+                _("缴费成功后才能更换考区/考点；未缴费前请取消订单，修改后重新缴费。"),
+                status=409,
+            )
+        require_window(application.batch, WindowAction.CHANGE_SITE)
+        if site.batch_id != application.batch_id:
+            raise KaowuError("applications.bad_site", _("请选择本批次的考区/考点。"), field="site")
+        if site.pk == application.site_id:
+            raise KaowuError("applications.same_site", _("您已在该考区/考点报考，请选择其他考区/考点。"), field="site")
+        before = _snapshot(application)
+        application.site = site
+        application.save()
+        seats.seats_hold_chosen(application)
+        old, new = _changed(before, _snapshot(application))
+        audit_record(actor=actor, action="applications.site_changed", obj=application, before=old, after=new)
+    _notify(application, "application_site_changed", _("考区/考点已更换"), site=site.name)
 
 
 # --- Review (REV-1 … REV-4) ------------------------------------------------------------------------
@@ -890,6 +979,7 @@ def review_reject(*, actor: Any, application: Application, reason: str, on_site:
             reason=reason,
         )
         seats.seats_release(application)
+        application_rejected.send(sender=Application, application=application, actor=actor)
     _notify(
         application,
         "application_rejected",

@@ -13,8 +13,16 @@ programme's review chain and payment stage), then call it. See docs/adr/0006-app
       │     ╲           │  reject ─▶ rejected (final; seats released)
       └recall┘          withdraw ─▶ withdrawn (seats released)
 
+    awaiting_payment ──pay──▶ paid ──refund (退考退费)──▶ withdrawn (seats released)
+           │  │  ╲
+           │  │   pay (seed 001 pays first) ─▶ under_review | approved
+           │  recall (no unpaid order) ─▶ draft
+           withdraw (candidate, or the system when the payment window closes unpaid) ─▶ withdrawn
+
 ``submit`` without review before payment (seed 004) goes straight to ``awaiting_payment``; an ``auto``
-review level that the verifier passes is approved by the system within the same submission.
+review level that the verifier passes is approved by the system within the same submission. Orders,
+payments and refunds have their own table in ``kaowu.payments.workflow``; a settled order calls ``pay``
+here, a refund ``refund``.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ class Status(models.TextChoices):
     RETURNED = "returned", _("已驳回")
     REJECTED = "rejected", _("审核不通过")
     AWAITING_PAYMENT = "awaiting_payment", _("待缴费")
+    PAID = "paid", _("已缴费")
     APPROVED = "approved", _("审核通过")
     WITHDRAWN = "withdrawn", _("已放弃")
 
@@ -45,17 +54,22 @@ class Action(models.TextChoices):
     APPROVE = "approve", _("审核通过")
     RETURN = "return", _("驳回修改")
     REJECT = "reject", _("审核不通过")
+    PAY = "pay", _("缴费")
+    REFUND = "refund", _("退考退费")
 
 
 class ActorKind(models.TextChoices):
     CANDIDATE = "candidate", _("考生本人")
     REVIEWER = "reviewer", _("审核人员")
+    FINANCE = "finance", _("财务人员")
     SYSTEM = "system", _("系统")
 
 
 # States in which an application still holds its seats and counts as the candidate's live application
 # for its batch. ``returned`` is alive: the candidate is asked to correct it, not to leave.
-LIVE_STATES = frozenset({Status.DRAFT, Status.UNDER_REVIEW, Status.RETURNED, Status.AWAITING_PAYMENT, Status.APPROVED})
+LIVE_STATES = frozenset(
+    {Status.DRAFT, Status.UNDER_REVIEW, Status.RETURNED, Status.AWAITING_PAYMENT, Status.PAID, Status.APPROVED}
+)
 # States in which the candidate edits the steps.
 EDITABLE_STATES = frozenset({Status.DRAFT, Status.RETURNED})
 
@@ -75,11 +89,17 @@ def _t(actors: set[str], targets: set[str], window: str | None) -> Transition:
 
 _AFTER_SUBMIT = {Status.UNDER_REVIEW, Status.AWAITING_PAYMENT, Status.APPROVED}
 _AFTER_APPROVE = {Status.UNDER_REVIEW, Status.AWAITING_PAYMENT, Status.APPROVED}
-_C, _R, _S = ActorKind.CANDIDATE, ActorKind.REVIEWER, ActorKind.SYSTEM
+# Payment settles an application: 已缴费 when nothing follows, or into review (seed 001 pays first), which
+# may pass every level automatically.
+_AFTER_PAY = {Status.PAID, Status.UNDER_REVIEW, Status.APPROVED}
+_C, _R, _F, _S = ActorKind.CANDIDATE, ActorKind.REVIEWER, ActorKind.FINANCE, ActorKind.SYSTEM
 
 # The whole table. A (state, action) pair that is not here is refused for everyone. ``window`` is the
 # batch window the action needs; ``MODIFY`` falls back to ``REGISTER`` for batches without one (see
-# ``services._edit_window``); withdrawing needs none: a candidate may always give up an unpaid application.
+# ``services._edit_window``); withdrawing needs none: a candidate may always give up an unpaid application,
+# and the system withdraws one whose payment window closed unpaid. ``REFUND``'s window binds the candidate;
+# finance may refund manually outside it (with a reason, audited). ``PAY`` needs none: the order's own
+# expiry, which never outlasts the payment window, decides whether a payment settles or is refunded.
 TRANSITIONS: dict[tuple[str, str], Transition] = {
     (Status.DRAFT, Action.SUBMIT): _t({_C}, _AFTER_SUBMIT, WindowAction.REGISTER),
     (Status.RETURNED, Action.SUBMIT): _t({_C}, _AFTER_SUBMIT, WindowAction.MODIFY),
@@ -87,7 +107,10 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
     (Status.DRAFT, Action.WITHDRAW): _t({_C}, {Status.WITHDRAWN}, None),
     (Status.UNDER_REVIEW, Action.WITHDRAW): _t({_C}, {Status.WITHDRAWN}, None),
     (Status.RETURNED, Action.WITHDRAW): _t({_C}, {Status.WITHDRAWN}, None),
-    (Status.AWAITING_PAYMENT, Action.WITHDRAW): _t({_C}, {Status.WITHDRAWN}, None),
+    (Status.AWAITING_PAYMENT, Action.WITHDRAW): _t({_C, _S}, {Status.WITHDRAWN}, None),
+    (Status.AWAITING_PAYMENT, Action.RECALL): _t({_C}, {Status.DRAFT}, WindowAction.MODIFY),
+    (Status.AWAITING_PAYMENT, Action.PAY): _t({_S}, _AFTER_PAY, None),
+    (Status.PAID, Action.REFUND): _t({_C, _F}, {Status.WITHDRAWN}, WindowAction.REFUND),
     (Status.UNDER_REVIEW, Action.APPROVE): _t({_R, _S}, _AFTER_APPROVE, WindowAction.REVIEW),
     (Status.UNDER_REVIEW, Action.RETURN): _t({_R}, {Status.RETURNED}, WindowAction.REVIEW),
     (Status.UNDER_REVIEW, Action.REJECT): _t({_R}, {Status.REJECTED}, WindowAction.REVIEW),

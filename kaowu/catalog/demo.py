@@ -420,6 +420,8 @@ def auctioneer_registration(orgs: AuctionOrganisations, schedule: Schedule) -> P
         ),
         flow=[FlowStep.PERSONAL, FlowStep.PRACTICE, FlowStep.PROOFS, FlowStep.CONFIRM],
         payment_stage=PaymentStage.BEFORE_REVIEW,  # 注册提交并缴费后，请及时提醒企业审核
+        registration_fee_fen=30000,
+        membership_fee_fen=100000,
         consultation_phone="010-6500 0002（中国拍卖行业协会拍卖师管理部）",
         stages=[
             (ReviewLevel.COMPANY, VerificationMode.ONLINE),
@@ -427,10 +429,7 @@ def auctioneer_registration(orgs: AuctionOrganisations, schedule: Schedule) -> P
             (ReviewLevel.NATION, VerificationMode.ONLINE),
         ],
     )
-    # Fee items as subjects until the registration/membership fee model arrives with PAY-5: the seed shows
-    # 入会会费 总价 1000.0; the 注册费 is a realistic demo amount. Paying the membership fee waives 注册费.
-    _subject(programme, "REG", "注册费", "300.00", 1)
-    _subject(programme, "MEM", "会员费", "1000.00", 2)
+    # The seed shows 入会会费 总价 1000.0; the 注册费 is a realistic demo amount (PAY-1, PAY-5).
 
     year = schedule.today.year + 1  # registration for the coming year
     _batch(
@@ -980,6 +979,7 @@ def load_demo_catalogue() -> list[Login]:
                 StaffAccount("sysadmin", "平台管理员", RoleKind.SYSTEM_ADMIN, platform),
                 StaffAccount("caa_admin", "中拍协项目管理员", RoleKind.PROGRAMME_ADMIN, auction.national),
                 StaffAccount("caa_nation", "中拍协审核员", RoleKind.NATIONAL_REVIEWER, auction.national),
+                StaffAccount("caa_finance", "中拍协财务", RoleKind.FINANCE, auction.national),
                 StaffAccount(
                     "js_caa_province", "江苏拍协审核员", RoleKind.PROVINCIAL_REVIEWER, auction.provinces["320000"]
                 ),

@@ -155,6 +155,17 @@ class Programme(models.Model):
         default=ResubmissionRestart.REJECTING_LEVEL,
     )
     allows_retake = models.BooleanField(_("有补考生（保留已通过科目）"), default=False)
+    # PAY-1 / PAY-5: programmes without subjects charge one registration fee; a programme with a
+    # membership fee lets the payer join instead, which waives its registration fees for that year.
+    registration_fee_fen = models.PositiveIntegerField(
+        _("注册/报名费（分）"), default=0, help_text=_("按科目收费的项目填 0；以分为单位。")
+    )
+    membership_fee_fen = models.PositiveIntegerField(
+        _("个人会员费（分）"), default=0, help_text=_("0 表示不设会员；缴纳会费后免缴当年注册/报名费。")
+    )
+    order_expiry_minutes = models.PositiveIntegerField(
+        _("订单支付时限（分钟）"), default=120, help_text=_("超时未支付的订单自动关闭并释放考位。")
+    )
     consultation_phone = models.CharField(_("咨询电话"), max_length=40, blank=True)
     is_active = models.BooleanField(_("启用"), default=True)
 

@@ -121,11 +121,13 @@ def notify(
     sms: bool = True,
     sms_phone: str | None = None,
     email: bool = True,
+    email_address: str | None = None,
 ) -> Notification:
     """Put a message in ``user``'s inbox and, after commit, text it (if ``sms``) and e-mail it (if ``email``).
 
-    The SMS goes to ``sms_phone`` if given (a phone change is reported to the old number), else to the
-    user's bound phone; the e-mail goes to the user's address, if they gave one. ``event`` is an SMS
+    The SMS goes to ``sms_phone`` if given (a phone change is reported to the old number; a receipt to the
+    payer's number), else to the user's bound phone; the e-mail goes to ``email_address`` if given (the
+    payer's), else to the user's address, if they gave one. ``event`` is an SMS
     template key (``kaowu.notifications.sms.templates``); the inbox body is the same text, so every copy
     says exactly the same thing, and the e-mail (subject ``title``) adds where to read more. Delivery runs
     in Celery tasks that retry and log failures; it never raises into the caller or undoes its change.
@@ -135,8 +137,9 @@ def notify(
     phone = sms_phone or user.phone
     if sms and phone:
         _send_after_commit(phone, event, params)
-    if email and user.email:
-        address, subject = user.email, str(title)
+    address = email_address or user.email
+    if email and address:
+        subject = str(title)
         text = f"{body}\n\n{gettext('详情请登录考务平台查看。')}"
         # robust: a broker that cannot take the task is logged by Django; the change has committed and the
         # request still succeeds (the inbox has the message).

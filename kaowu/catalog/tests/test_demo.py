@@ -195,9 +195,9 @@ def test_auctioneer_exam_has_three_written_subjects_and_hosting_retakes(seeded):
 def test_practising_registration_has_fee_items_yearly_batch_and_company_in_preparation(seeded):
     programme = _programme(demo.AUCTIONEER_REGISTRATION)
 
-    fees = dict(programme.subjects.values_list("name", "fee_fen"))
-    assert fees["会员费"] == 100000
-    assert fees["注册费"] > 0
+    assert programme.membership_fee_fen == 100000  # seed 001: 入会会费 总价 1000.0
+    assert programme.registration_fee_fen > 0
+    assert not programme.subjects.exists()  # fees, not subjects (PAY-1, PAY-5)
     batch = _open_batch(programme)
     assert batch.name == f"{batch.year}年度拍卖师执业注册"
     assert batch.year == timezone.localdate().year + 1

@@ -1,0 +1,769 @@
+"""Every write to orders, payments and refunds (PAY-1 … PAY-6). See docs/adr/0007-payments.md.
+
+Rules every service here keeps:
+
+- **One lock order**: the application's row, then the order's, then the payment's or refund's. Settlement,
+  refunds, cancellation and expiry all take them in that order, so none waits on another the other way.
+- **Settlement is idempotent**: ``_settle`` runs under those locks and looks at what is already recorded;
+  a payment already settled is a duplicate and changes nothing. The notification, the "支付完毕" query,
+  the return from the gateway and the expiry job all settle through it, so whichever comes first wins
+  and the rest are no-ops. A gateway trade number is unique in the database too.
+- **Nothing is kept twice**: a payment that succeeds for an order that is no longer unpaid (paid by
+  another attempt, cancelled, expired) is refunded automatically and the candidate is told.
+- **Gateways are called outside the row locks** where a payer waits (starting a payment, querying), and
+  refunds are sent from a task: a slow gateway never holds an application's lock.
+- Every status change goes through ``kaowu.payments.workflow`` and leaves an ``OrderEvent`` and an audit
+  row; candidates are told after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+from kaowu.applications import services as application_services
+from kaowu.applications.models import Application
+from kaowu.applications.workflow import Status as ApplicationStatus
+from kaowu.backoffice.models import RoleKind
+from kaowu.backoffice.permissions import programmes_for
+from kaowu.catalog.models import WindowAction
+from kaowu.catalog.selectors import batch_window
+from kaowu.catalog.services import require_window
+from kaowu.core.audit import audit_record
+from kaowu.core.errors import KaowuError
+from kaowu.core.masking import mask_phone
+from kaowu.core.validators import normalize_mobile, validate_mainland_mobile
+from kaowu.notifications.services import notify
+from kaowu.notifications.sms.templates import placeholders
+
+from .models import (
+    Membership,
+    NotificationLog,
+    Order,
+    OrderEvent,
+    OrderKind,
+    OrderLine,
+    Payment,
+    Refund,
+    RefundKind,
+)
+from .providers import channel_for, get_provider
+from .providers.base import NotificationRejected, PaymentRequest, PaymentResult, ProviderError, RefundRequest
+from .providers.base import PaymentStatus as GatewayStatus
+from .providers.base import RefundStatus as GatewayRefundStatus
+from .workflow import (
+    ActorKind,
+    OrderAction,
+    OrderStatus,
+    PaymentAction,
+    PaymentStatus,
+    RefundAction,
+    RefundStatus,
+    allows,
+    transition_apply,
+)
+
+logger = logging.getLogger("kaowu.payments")
+
+# A refund the gateway keeps failing is retried this many times by the housekeeping job, then left to
+# finance (shown as 退款失败 with the last error, and retried by hand).
+REFUND_MAX_ATTEMPTS = 5
+
+
+def yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def _number(prefix: str) -> str:
+    """A unique, unguessable order/payment/refund number (≤ 32 characters: WeChat's limit)."""
+    return f"{prefix}{timezone.localtime():%Y%m%d%H%M%S}{secrets.token_hex(5).upper()}"
+
+
+def _record(
+    order: Order,
+    obj: Order | Payment | Refund,
+    *,
+    table: str,
+    action: str,
+    actor: Any,
+    actor_kind: str,
+    reason: str = "",
+) -> None:
+    """Apply ``action`` to ``obj`` (its row locked) through the transition table, save it, and write the
+    order's event and the audit row."""
+    previous = transition_apply(obj, table=table, action=action, actor_kind=actor_kind)
+    obj.save()
+    OrderEvent.objects.create(
+        order=order,
+        subject=table,
+        subject_number=obj.number,
+        action=action,
+        from_status=previous,
+        to_status=obj.status,
+        actor=actor if getattr(actor, "pk", None) else None,
+        reason=reason[:300],
+    )
+    audit_record(
+        actor=actor,
+        action=f"payments.{table}.{action}",
+        obj=obj,
+        before={"status": previous},
+        after={"status": obj.status, "reason": reason},
+    )
+
+
+def _notify(order: Order, event: str, title: Any, **params: Any) -> None:
+    """Tell the candidate (inbox, SMS, e-mail) after commit, in the platform language (SMS texts are
+    registered in Chinese); receipts also go to the payer's phone and e-mail given at payment."""
+    known = {
+        "batch": order.batch.name,
+        "number": order.application.number or "",
+        "order": order.number,
+        "amount": yuan(order.amount_fen),
+        **{k: str(v) for k, v in params.items()},
+    }
+    with translation.override(settings.LANGUAGE_CODE):
+        notify(
+            user=order.candidate,
+            event=event,
+            title=str(title),
+            # An SMS template takes exactly its own parameters (the providers check them).
+            params={name: known[name] for name in placeholders(event)},
+            sms_phone=order.buyer_phone or None,
+            email_address=order.buyer_email or None,
+        )
+
+
+# --- Orders (PAY-1, PAY-5) ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Buyer:
+    """购买人 (seed 001): who pays and where the receipt goes."""
+
+    name: str
+    phone: str
+    email: str = ""
+
+
+def _clean_buyer(buyer: Buyer) -> Buyer:
+    name = buyer.name.strip()
+    if not name or len(name) > 50:
+        raise KaowuError("payments.buyer_name", _("请填写购买人姓名（50 字以内）。"), field="buyer_name")
+    phone = normalize_mobile(buyer.phone)
+    try:
+        validate_mainland_mobile(phone)
+    except ValidationError as error:
+        raise KaowuError("payments.buyer_phone", error.messages[0], field="buyer_phone") from error
+    email = buyer.email.strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError as error:
+            raise KaowuError("payments.buyer_email", _("请填写正确的邮箱地址。"), field="buyer_email") from error
+    return Buyer(name=name, phone=phone, email=email)
+
+
+def membership_for(candidate: Any, programme: Any, year: int) -> Membership | None:
+    return Membership.objects.filter(candidate=candidate, programme=programme, year=year).first()
+
+
+def _lines(application: Application, *, join_membership: bool) -> tuple[str, list[OrderLine], bool]:
+    """(order kind, unsaved lines, waived) for what ``application`` owes now.
+
+    Exams charge each registered subject's fee (a retake candidate registered only the subjects still to
+    pass); a programme with a registration fee charges it, or, if the payer joins, the membership fee,
+    and nothing at all for a member of the year (会员免缴)."""
+    programme = application.programme
+    if programme.registration_fee_fen or programme.membership_fee_fen:
+        if membership_for(application.candidate, programme, application.batch.year) is not None:
+            line = OrderLine(description=str(_("注册费（会员免缴）")), unit_fen=0, quantity=1, amount_fen=0)
+            return OrderKind.REGISTRATION, [line], True
+        if join_membership:
+            if not programme.membership_fee_fen:
+                raise KaowuError("payments.no_membership", _("本项目不设个人会员，请缴纳注册费。"))
+            fee = programme.membership_fee_fen
+            return (
+                OrderKind.MEMBERSHIP,
+                [OrderLine(description=str(_("个人会员费")), unit_fen=fee, amount_fen=fee)],
+                False,
+            )
+        fee = programme.registration_fee_fen
+        if fee:
+            return (
+                OrderKind.REGISTRATION,
+                [OrderLine(description=str(_("注册费")), unit_fen=fee, amount_fen=fee)],
+                False,
+            )
+        raise KaowuError("payments.membership_required", _("本项目须缴纳个人会员费，请选择入会缴费。"))
+    lines = [
+        OrderLine(
+            subject=s.subject, description=s.subject.name, unit_fen=s.subject.fee_fen, amount_fen=s.subject.fee_fen
+        )
+        for s in application.subjects.select_related("subject")
+    ]
+    if not lines or not sum(line.amount_fen for line in lines):
+        raise KaowuError("payments.no_fee", _("本项目未设置报名费，无法生成订单，请联系考试机构。"), status=409)
+    return OrderKind.SUBJECTS, lines, False
+
+
+def order_create(*, actor: Any, application: Application, buyer: Buyer, join_membership: bool = False) -> Order:
+    """生成订单 (PAY-1): the candidate's application, 待缴费 inside the batch's payment window and without
+    another live order, gets an order whose lines and amount are frozen from now on. Seats given back
+    when an earlier order expired are taken again (a full site is refused with the alternatives). A member
+    of the year gets a 会员免缴 order that settles at once (PAY-5). The order expires after the programme's
+    time limit, and never later than the payment window's end. Audited; no notification until paid."""
+    buyer = _clean_buyer(buyer)
+    with transaction.atomic():
+        application = application_services.application_lock(application)
+        if getattr(actor, "pk", None) != application.candidate_id:
+            raise KaowuError("payments.not_owner", _("只有考生本人可以为自己的报名缴费。"), status=403)
+        if application.status != ApplicationStatus.AWAITING_PAYMENT:
+            raise KaowuError(
+                "payments.not_awaiting_payment",
+                _("报名当前状态为“%(status)s”，无需缴费。"),
+                status=409,
+                params={"status": ApplicationStatus(application.status).label},
+            )
+        require_window(application.batch, WindowAction.PAY)
+        if application.orders.filter(status=OrderStatus.UNPAID).exists():
+            raise KaowuError(
+                "payments.order_exists", _("您已有待支付的订单，请直接支付，或取消该订单后重新下单。"), status=409
+            )
+        kind, lines, waived = _lines(application, join_membership=join_membership)
+        now = timezone.now()
+        window = batch_window(application.batch, WindowAction.PAY)
+        expires_at = min(now + timedelta(minutes=application.programme.order_expiry_minutes), window.closes_at)
+        order = Order.objects.create(
+            number=_number("D"),
+            application=application,
+            candidate=application.candidate,
+            batch=application.batch,
+            kind=kind,
+            amount_fen=sum(line.amount_fen for line in lines),
+            description=f"{application.batch.name} {OrderKind(kind).label}"[:128],
+            buyer_name=buyer.name,
+            buyer_email=buyer.email,
+            buyer_phone=buyer.phone,
+            invoice_kind=application.invoice_kind,
+            invoice_title=application.invoice_title,
+            invoice_uscc=application.invoice_uscc,
+            expires_at=expires_at,
+        )
+        for line in lines:
+            line.order = order
+        OrderLine.objects.bulk_create(lines)
+        audit_record(
+            actor=actor,
+            action="payments.order.create",
+            obj=order,
+            after={"amount_fen": order.amount_fen, "kind": kind, "buyer_phone": mask_phone(buyer.phone)},
+        )
+        if waived:
+            _record(order, order, table="order", action=OrderAction.WAIVE, actor=None, actor_kind=ActorKind.SYSTEM)
+            application_services.application_pay(application=application)
+        # Seats last (locks taken late): after an expired order gave them back, or none if still held.
+        if not application.seat_holds.exists():
+            application_services.seats.seats_hold_chosen(application)
+    if waived:
+        _notify(order, "order_waived", _("会员免缴"))
+    return order
+
+
+def order_cancel(*, actor: Any, order: Order) -> None:
+    """取消订单: the candidate drops an unpaid order (to change subjects or site, then order again). A
+    payment still in flight at the gateway is refunded automatically if it succeeds later; the seats stay
+    held while the application waits for payment."""
+    with transaction.atomic():
+        application_services.application_lock(order.application)
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if getattr(actor, "pk", None) != order.candidate_id:
+            raise KaowuError("payments.not_owner", _("只能取消自己的订单。"), status=403)
+        order.closed_at = timezone.now()
+        _record(order, order, table="order", action=OrderAction.CANCEL, actor=actor, actor_kind=ActorKind.CANDIDATE)
+
+
+def orders_expire(*, at: datetime | None = None) -> int:
+    """Close unpaid orders past their time limit and give their seats back (a periodic job). Pending
+    payments are asked about first, so a payer who paid just in time is settled rather than refunded.
+    Returns how many orders expired; each is audited and its candidate told."""
+    at = at or timezone.now()
+    expired = 0
+    for order in Order.objects.filter(status=OrderStatus.UNPAID, expires_at__lte=at).select_related("application"):
+        _query_pending(order)
+        with transaction.atomic():
+            application = application_services.application_lock(order.application)
+            order = Order.objects.select_for_update().get(pk=order.pk)
+            if order.status != OrderStatus.UNPAID:
+                continue
+            order.closed_at = at
+            _record(order, order, table="order", action=OrderAction.EXPIRE, actor=None, actor_kind=ActorKind.SYSTEM)
+            application_services.seats.seats_release(application)
+        expired += 1
+        _notify(order, "order_expired", _("订单超时已关闭"))
+    return expired
+
+
+def applications_lapse(*, at: datetime | None = None) -> int:
+    """Withdraw applications still 待缴费 after their batch's payment window closed (逾期未缴费), once no
+    unpaid order remains (``orders_expire`` runs first). Returns how many; each is audited and told."""
+    at = at or timezone.now()
+    lapsed = 0
+    waiting = Application.objects.filter(
+        status=ApplicationStatus.AWAITING_PAYMENT,
+        batch__windows__action=WindowAction.PAY,
+        batch__windows__closes_at__lte=at,
+    ).exclude(orders__status=OrderStatus.UNPAID)
+    for pk in waiting.values_list("pk", flat=True):
+        with transaction.atomic():
+            application = application_services.application_lock(Application(pk=pk))
+            if application.status != ApplicationStatus.AWAITING_PAYMENT:
+                continue
+            if application.orders.filter(status=OrderStatus.UNPAID).exists():
+                continue
+            application_services.application_lapse(application=application)
+        lapsed += 1
+        with translation.override(settings.LANGUAGE_CODE):
+            notify(
+                user=application.candidate,
+                event="application_lapsed",
+                title=str(_("未在缴费期内缴费")),
+                params={"batch": application.batch.name, "number": application.number or ""},
+            )
+    return lapsed
+
+
+# --- Payments (PAY-2) -------------------------------------------------------------------------------
+
+
+def payment_start(
+    *,
+    actor: Any,
+    order: Order,
+    provider: str,
+    mobile: bool,
+    client_ip: str,
+    notify_url: str,
+    return_url: str,
+) -> tuple[Payment, Any]:
+    """网上支付: a new attempt at ``provider`` for the candidate's unpaid, unexpired order. Earlier attempts
+    still pending are asked about first: if one was paid (its notification late), the order settles and
+    ``payments.already_paid`` says so instead of charging again (seed 000's "check your bank first").
+    Returns the payment and the provider's ``PaymentStart`` (redirect URL or QR code)."""
+    gateway = get_provider(provider)
+    if getattr(actor, "pk", None) != order.candidate_id:
+        raise KaowuError("payments.not_owner", _("只能支付自己的订单。"), status=403)
+    _query_pending(order)
+    with transaction.atomic():
+        application_services.application_lock(order.application)
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if order.status == OrderStatus.PAID:
+            raise KaowuError("payments.already_paid", _("该订单已支付成功，无需再次支付。"), status=409)
+        if order.status != OrderStatus.UNPAID or order.expires_at <= timezone.now():
+            raise KaowuError("payments.order_closed", _("订单已关闭，请返回缴费页面重新下单。"), status=409)
+        payment = Payment.objects.create(
+            number=_number("P"),
+            order=order,
+            provider=provider,
+            channel=channel_for(provider, mobile=mobile),
+            amount_fen=order.amount_fen,
+        )
+        audit_record(actor=actor, action="payments.payment.start", obj=payment, after={"provider": provider})
+    request = PaymentRequest(
+        out_trade_no=payment.number,
+        amount_fen=payment.amount_fen,
+        subject=order.description,
+        notify_url=notify_url,
+        return_url=return_url,
+        client_ip=client_ip,
+        channel=payment.channel,
+        expires_at=order.expires_at,
+    )
+    try:
+        start = gateway.create_payment(request)
+    except ProviderError as error:
+        logger.warning("payment %s: gateway refused to start: %s", payment.number, error)
+        raise KaowuError(
+            "payments.gateway_unavailable", _("支付平台暂时无法连接，请稍后重试或选择其他支付方式。"), status=502
+        ) from error
+    return payment, start
+
+
+class SettlementRefused(Exception):
+    """A verified-looking result that must not be believed (unknown payment, wrong amount); ``code`` is
+    logged with the notification."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code, self.detail = code, detail
+
+
+def _settle(result: PaymentResult, *, provider: str, source: str) -> str:
+    """Record what the gateway says about one payment, once. Returns the outcome: ``settled`` (the order
+    is paid now), ``duplicate`` (already recorded: nothing changes), ``refunded`` (money for an order no
+    longer unpaid: refunded automatically), ``failed`` / ``closed`` / ``pending``.
+
+    Raises ``SettlementRefused`` for an unknown payment number or an amount that is not the payment's
+    (a tampered or mixed-up notification): nothing changes."""
+    payment = Payment.objects.filter(number=result.out_trade_no, provider=provider).select_related("order").first()
+    if payment is None:
+        raise SettlementRefused("unknown_payment", result.out_trade_no)
+    if result.status == GatewayStatus.SUCCEEDED and result.amount_fen != payment.amount_fen:
+        raise SettlementRefused("amount_mismatch", f"{result.amount_fen} != {payment.amount_fen}")
+    refund = None
+    with transaction.atomic():
+        application = application_services.application_lock(payment.order.application)
+        order = Order.objects.select_for_update().select_related("batch").get(pk=payment.order_id)
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        if result.status == GatewayStatus.SUCCEEDED:
+            if payment.status == PaymentStatus.SUCCEEDED:
+                return "duplicate"
+            payment.provider_trade_no = result.provider_trade_no
+            payment.paid_at = result.paid_at or timezone.now()
+            payment.settled_by = source
+            payment.evidence = dict(result.raw)
+            try:
+                with transaction.atomic():
+                    _record(
+                        order,
+                        payment,
+                        table="payment",
+                        action=PaymentAction.SUCCEED,
+                        actor=None,
+                        actor_kind=ActorKind.SYSTEM,
+                    )
+            except IntegrityError as error:
+                raise SettlementRefused("trade_number_reused", result.provider_trade_no) from error
+            if order.status == OrderStatus.UNPAID and application.status == ApplicationStatus.AWAITING_PAYMENT:
+                order.paid_at = payment.paid_at
+                _record(order, order, table="order", action=OrderAction.PAY, actor=None, actor_kind=ActorKind.SYSTEM)
+                if order.kind == OrderKind.MEMBERSHIP:
+                    Membership.objects.create(
+                        candidate=order.candidate, programme=order.batch.programme, year=order.batch.year, order=order
+                    )
+                application_services.application_pay(application=application)
+                outcome = "settled"
+            else:
+                refund = _refund_create(
+                    order, payment, kind=RefundKind.AUTOMATIC, actor=None, reason=_late_reason(order)
+                )
+                outcome = "refunded"
+        elif result.status in (GatewayStatus.FAILED, GatewayStatus.CLOSED):
+            action = PaymentAction.FAIL if result.status == GatewayStatus.FAILED else PaymentAction.CLOSE
+            if not allows("payment", payment.status, action):
+                return "duplicate"
+            _record(order, payment, table="payment", action=action, actor=None, actor_kind=ActorKind.SYSTEM)
+            return result.status
+        else:
+            return "pending"
+    if outcome == "settled":
+        _notify(
+            order,
+            "order_paid",
+            _("缴费成功"),
+            receipt=settings.KAOWU_SITE_URL + reverse("payments:receipt", args=[order.number]),
+        )
+    else:
+        _notify(
+            order,
+            "payment_refunded_automatically",
+            _("重复或逾期支付将自动退款"),
+            amount=yuan(payment.amount_fen),
+            reason=_late_reason(order),
+        )
+        _queue_refund(refund)
+    return outcome
+
+
+def _late_reason(order: Order) -> str:
+    if order.status == OrderStatus.UNPAID:  # the application changed meanwhile (withdrawn, lapsed)
+        return str(_("报名已结束"))
+    return str(OrderStatus(order.status).label)
+
+
+def payment_notification_receive(
+    *, provider: str, headers: Mapping[str, str], body: bytes, ip: str | None = None
+) -> tuple[int, str, str]:
+    """An asynchronous notification from ``provider``: verified by the provider, settled idempotently,
+    logged whatever happens (``NotificationLog``). Forged, tampered, stale or unknown ones change nothing
+    and are answered as failures. Returns the (status, body, content type) the gateway expects."""
+    gateway = get_provider(provider, enabled_only=False)
+    out_trade_no = ""
+    try:
+        result = gateway.parse_notification(headers=headers, body=body)
+        out_trade_no = result.out_trade_no
+        outcome = _settle(result, provider=provider, source="notify")
+    except (NotificationRejected, SettlementRefused) as error:
+        logger.warning("payment notification from %s refused: %s (%s)", provider, error.code, out_trade_no or "-")
+        NotificationLog.objects.create(
+            provider=provider,
+            out_trade_no=out_trade_no[:64],
+            accepted=False,
+            outcome=error.code,
+            detail=error.detail[:300],
+            ip=ip,
+        )
+        return gateway.notification_response(accepted=False)
+    NotificationLog.objects.create(
+        provider=provider, out_trade_no=out_trade_no[:64], accepted=True, outcome=outcome, ip=ip
+    )
+    return gateway.notification_response(accepted=True)
+
+
+def _query_pending(order: Order) -> None:
+    """Ask the gateway about every attempt of ``order`` not yet known to have succeeded or closed, and
+    settle what it says. A gateway that cannot be reached is skipped (logged): its notification or the
+    next query will do."""
+    for payment in order.payments.filter(status__in=[PaymentStatus.PENDING, PaymentStatus.FAILED]):
+        try:
+            result = get_provider(payment.provider, enabled_only=False).query_payment(payment.number)
+            _settle(result, provider=payment.provider, source="query")
+        except ProviderError as error:
+            logger.warning("payment %s: query failed: %s", payment.number, error)
+        except SettlementRefused as error:
+            logger.error("payment %s: gateway query refused: %s", payment.number, error)
+
+
+def payment_check(*, actor: Any, order: Order) -> Order:
+    """支付完毕 / returning from the gateway: ask the gateway about the order's attempts and settle as the
+    notification would. Returns the order as it now stands (paid, or still unpaid if no money arrived)."""
+    if getattr(actor, "pk", None) != order.candidate_id:
+        raise KaowuError("payments.not_owner", _("只能查询自己的订单。"), status=403)
+    _query_pending(order)
+    return Order.objects.get(pk=order.pk)
+
+
+# --- Refunds (PAY-3) ----------------------------------------------------------------------------------
+
+
+def _refund_create(order: Order, payment: Payment, *, kind: str, actor: Any, reason: str) -> Refund:
+    """A refund of ``payment`` in full (rows locked by the caller); sent to the gateway after commit."""
+    refund = Refund.objects.create(
+        number=_number("R"),
+        payment=payment,
+        order=order,
+        candidate=order.candidate,
+        batch=order.batch,
+        kind=kind,
+        amount_fen=payment.amount_fen,
+        reason=reason[:200],
+        requested_by=actor if getattr(actor, "pk", None) else None,
+    )
+    OrderEvent.objects.create(
+        order=order,
+        subject="refund",
+        subject_number=refund.number,
+        action="request",
+        from_status="",
+        to_status=refund.status,
+        actor=refund.requested_by,
+        reason=reason[:300],
+    )
+    audit_record(
+        actor=actor, action="payments.refund.request", obj=refund, after={"kind": kind, "amount_fen": refund.amount_fen}
+    )
+    return refund
+
+
+def _queue_refund(refund: Refund | None) -> None:
+    if refund is None:
+        return
+    from .tasks import refund_process_task
+
+    transaction.on_commit(lambda: refund_process_task.delay(refund.pk), robust=True)
+
+
+def _withdraw_with_refund(*, actor: Any, actor_kind: str, order: Order, kind: str, reason: str) -> Refund:
+    application = application_services.application_lock(order.application)
+    order = Order.objects.select_for_update().select_related("batch").get(pk=order.pk)
+    if order.status == OrderStatus.WAIVED:
+        raise KaowuError("payments.nothing_to_refund", _("该订单为会员免缴，没有可退的费用。"), status=409)
+    if order.status in (OrderStatus.REFUNDING, OrderStatus.REFUNDED):
+        raise KaowuError("payments.already_refunded", _("该订单已申请退款，请勿重复申请。"), status=409)
+    if (
+        kind == RefundKind.CANDIDATE
+        and Refund.objects.filter(candidate=order.candidate, batch=order.batch, kind=RefundKind.CANDIDATE).exists()
+    ):
+        raise KaowuError(
+            "payments.refund_used", _("每人每批次只有一次退费机会，您已申请过退费，不能再次申请。"), status=409
+        )
+    application_services.application_refund(actor=actor, actor_kind=actor_kind, application=application, reason=reason)
+    payment = order.payments.select_for_update().get(status=PaymentStatus.SUCCEEDED, refund__isnull=True)
+    _record(order, order, table="order", action=OrderAction.REFUND, actor=actor, actor_kind=actor_kind, reason=reason)
+    if order.kind == OrderKind.MEMBERSHIP:
+        Membership.objects.filter(order=order).delete()
+    return _refund_create(order, payment, kind=kind, actor=actor, reason=reason)
+
+
+def refund_request(*, actor: Any, order: Order, reason: str = "") -> Refund:
+    """退考退费 (PAY-3, seed 004): inside the batch's refund window the candidate gives up a paid
+    application for a full refund: the application is withdrawn and its seats released at once, and the
+    refund goes to the gateway after commit. Once per person per batch (a second request is refused, also
+    when ten arrive at once: the application's lock serialises them and a unique constraint backs it)."""
+    with transaction.atomic():
+        refund = _withdraw_with_refund(
+            actor=actor,
+            actor_kind=ActorKind.CANDIDATE,
+            order=order,
+            kind=RefundKind.CANDIDATE,
+            reason=reason.strip() or str(_("考生申请退考")),
+        )
+    _notify(refund.order, "refund_requested", _("已申请退考退费"))
+    _queue_refund(refund)
+    return refund
+
+
+def refund_after_rejection(*, application: Application, actor: Any, **_signal: Any) -> None:
+    """Receiver of ``application_rejected`` (inside the review's transaction, application locked): a fee
+    paid before review (seed 001) is refunded in full; the candidate is told after commit."""
+    order = application.orders.select_for_update().filter(status=OrderStatus.PAID).first()
+    if order is None:
+        return
+    reason = str(_("审核不通过，全额退费"))
+    payment = order.payments.select_for_update().get(status=PaymentStatus.SUCCEEDED, refund__isnull=True)
+    _record(
+        order, order, table="order", action=OrderAction.REFUND, actor=None, actor_kind=ActorKind.SYSTEM, reason=reason
+    )
+    if order.kind == OrderKind.MEMBERSHIP:
+        Membership.objects.filter(order=order).delete()
+    refund = _refund_create(order, payment, kind=RefundKind.REJECTED, actor=None, reason=reason)
+    _notify(order, "refund_requested", _("审核不通过，将全额退费"))
+    _queue_refund(refund)
+
+
+def _require_finance(actor: Any, order: Order) -> None:
+    if not programmes_for(actor, roles=frozenset({RoleKind.FINANCE})).filter(pk=order.batch.programme_id).exists():
+        raise KaowuError("payments.not_finance", _("只有该项目的财务人员可以办理退款。"), status=403)
+
+
+def refund_manual(*, actor: Any, order: Order, reason: str) -> Refund:
+    """财务人工退款: finance of the programme refunds a paid order in full with a reason, outside the
+    candidate's window and once-only rule; the application is withdrawn. Audited."""
+    reason = reason.strip()
+    if not reason:
+        raise KaowuError("payments.reason_required", _("请填写退款原因。"), field="reason")
+    _require_finance(actor, order)
+    with transaction.atomic():
+        refund = _withdraw_with_refund(
+            actor=actor, actor_kind=ActorKind.FINANCE, order=order, kind=RefundKind.MANUAL, reason=reason
+        )
+    _notify(refund.order, "refund_requested", _("已办理退款"))
+    _queue_refund(refund)
+    return refund
+
+
+def refund_process(*, refund: Refund) -> Refund:
+    """Send a requested (or retried) refund to the gateway, or ask about one in progress, and record the
+    answer. The refund's row lock is held across the gateway call so two workers never send it at once;
+    the gateway refunds one ``out_refund_no`` once anyway. A succeeded refund completes its order's
+    退款中 and tells the candidate; a failure is kept with its reason for the next retry."""
+    finished = False
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().select_related("payment", "order__batch").get(pk=refund.pk)
+        if refund.status == RefundStatus.SUCCEEDED:
+            return refund
+        order = refund.order
+        gateway = get_provider(refund.payment.provider, enabled_only=False)
+        try:
+            if refund.status == RefundStatus.PROCESSING:
+                answer = gateway.query_refund(out_trade_no=refund.payment.number, out_refund_no=refund.number)
+            else:
+                refund.attempts += 1
+                answer = gateway.refund(
+                    RefundRequest(
+                        out_trade_no=refund.payment.number,
+                        out_refund_no=refund.number,
+                        amount_fen=refund.amount_fen,
+                        total_fen=refund.payment.amount_fen,
+                        reason=refund.reason,
+                    )
+                )
+        except ProviderError as error:
+            refund.last_error = str(error)[:300]
+            action = RefundAction.FAIL
+        else:
+            refund.provider_refund_no = answer.provider_refund_no or refund.provider_refund_no
+            action = {
+                GatewayRefundStatus.SUCCEEDED: RefundAction.SUCCEED,
+                GatewayRefundStatus.PROCESSING: RefundAction.PROCESS,
+                GatewayRefundStatus.FAILED: RefundAction.FAIL,
+            }[answer.status]
+            if action == RefundAction.FAIL:
+                refund.last_error = str(answer.raw.get("reason") or answer.raw or _("支付平台拒绝退款"))[:300]
+        if action == RefundAction.PROCESS and refund.status == RefundStatus.PROCESSING:
+            refund.save()  # still in progress at the gateway
+            return refund
+        if action == RefundAction.SUCCEED:
+            refund.finished_at = timezone.now()
+            finished = True
+        _record(
+            order,
+            refund,
+            table="refund",
+            action=action,
+            actor=None,
+            actor_kind=ActorKind.SYSTEM,
+            reason=refund.last_error if action == RefundAction.FAIL else "",
+        )
+        if finished and order.status == OrderStatus.REFUNDING and refund.kind != RefundKind.AUTOMATIC:
+            order.closed_at = refund.finished_at
+            _record(
+                order, order, table="order", action=OrderAction.REFUND_DONE, actor=None, actor_kind=ActorKind.SYSTEM
+            )
+    if finished:
+        _notify(order, "refund_succeeded", _("退款成功"), amount=yuan(refund.amount_fen))
+    return refund
+
+
+def refund_retry(*, actor: Any, refund: Refund) -> Refund:
+    """Finance sends a failed refund again (after fixing what the gateway complained about). Audited."""
+    _require_finance(actor, refund.order)
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().select_related("order").get(pk=refund.pk)
+        _record(
+            refund.order, refund, table="refund", action=RefundAction.RETRY, actor=actor, actor_kind=ActorKind.FINANCE
+        )
+    return refund_process(refund=refund)
+
+
+def refunds_resume(*, at: datetime | None = None) -> int:
+    """Push unfinished refunds on (a periodic job): requested ones whose task was lost, ones in progress at
+    the gateway, and failed ones with attempts left. Returns how many were looked at."""
+    at = at or timezone.now()
+    stale = at - timedelta(minutes=2)
+    pending = Refund.objects.filter(
+        Q(status=RefundStatus.REQUESTED, created_at__lte=stale)
+        | Q(status=RefundStatus.PROCESSING)
+        | Q(status=RefundStatus.FAILED, attempts__lt=REFUND_MAX_ATTEMPTS)
+    )
+    count = 0
+    for refund in pending:
+        if refund.status == RefundStatus.FAILED:
+            with transaction.atomic():
+                locked = Refund.objects.select_for_update().select_related("order").get(pk=refund.pk)
+                if locked.status != RefundStatus.FAILED:
+                    continue
+                _record(
+                    locked.order,
+                    locked,
+                    table="refund",
+                    action=RefundAction.RETRY,
+                    actor=None,
+                    actor_kind=ActorKind.SYSTEM,
+                )
+        refund_process(refund=refund)
+        count += 1
+    return count

@@ -16,7 +16,7 @@ from kaowu.core.context import current_ip
 from kaowu.core.errors import KaowuError
 
 from . import services
-from .providers import LABELS
+from .providers import configured
 from .selectors import get_order_for
 from .workflow import OrderStatus
 
@@ -24,7 +24,7 @@ from .workflow import OrderStatus
 @csrf_exempt
 @require_POST
 def notify(request: HttpRequest, provider: str) -> HttpResponse:
-    if provider not in LABELS:
+    if not configured(provider):
         return HttpResponse("unknown provider", status=404, content_type="text/plain")
     status, body, content_type = services.payment_notification_receive(
         provider=provider, headers=request.headers, body=request.body, ip=current_ip()

@@ -537,6 +537,21 @@ def _query_pending(order: Order) -> None:
             logger.error("payment %s: gateway query refused: %s", payment.number, error)
 
 
+def payments_query_stale(*, at: datetime | None = None) -> int:
+    """Ask the gateways about attempts still pending a few minutes after they started (a periodic job): a
+    notification that never came (lost, or for an order cancelled meanwhile) is recovered here, settled
+    or refunded like any other. Attempts older than two days are left to reconciliation. Returns how many
+    orders were asked about."""
+    at = at or timezone.now()
+    stale = Payment.objects.filter(
+        status=PaymentStatus.PENDING, created_at__lte=at - timedelta(minutes=5), created_at__gte=at - timedelta(days=2)
+    )
+    orders = Order.objects.filter(pk__in=stale.values("order_id"))
+    for order in orders:
+        _query_pending(order)
+    return len(orders)
+
+
 def payment_check(*, actor: Any, order: Order) -> Order:
     """支付完毕 / returning from the gateway: ask the gateway about the order's attempts and settle as the
     notification would. Returns the order as it now stands (paid, or still unpaid if no money arrived)."""
@@ -601,7 +616,7 @@ def _withdraw_with_refund(*, actor: Any, actor_kind: str, order: Order, kind: st
             "payments.refund_used", _("每人每批次只有一次退费机会，您已申请过退费，不能再次申请。"), status=409
         )
     application_services.application_refund(actor=actor, actor_kind=actor_kind, application=application, reason=reason)
-    payment = order.payments.select_for_update().get(status=PaymentStatus.SUCCEEDED, refund__isnull=True)
+    payment = order.payments.select_for_update(of=("self",)).get(status=PaymentStatus.SUCCEEDED, refund__isnull=True)
     _record(order, order, table="order", action=OrderAction.REFUND, actor=actor, actor_kind=actor_kind, reason=reason)
     if order.kind == OrderKind.MEMBERSHIP:
         Membership.objects.filter(order=order).delete()
@@ -633,7 +648,7 @@ def refund_after_rejection(*, application: Application, actor: Any, **_signal: A
     if order is None:
         return
     reason = str(_("审核不通过，全额退费"))
-    payment = order.payments.select_for_update().get(status=PaymentStatus.SUCCEEDED, refund__isnull=True)
+    payment = order.payments.select_for_update(of=("self",)).get(status=PaymentStatus.SUCCEEDED, refund__isnull=True)
     _record(
         order, order, table="order", action=OrderAction.REFUND, actor=None, actor_kind=ActorKind.SYSTEM, reason=reason
     )

@@ -9,7 +9,7 @@ from celery import shared_task
 
 from .models import Refund
 from .providers.sandbox import sandbox_notify_task  # noqa: F401  (registers the sandbox gateway's task)
-from .services import applications_lapse, orders_expire, refund_process, refunds_resume
+from .services import applications_lapse, orders_expire, payments_query_stale, refund_process, refunds_resume
 
 logger = logging.getLogger("kaowu.payments")
 
@@ -24,9 +24,11 @@ def refund_process_task(refund_id: int) -> str:
 
 @shared_task
 def payments_housekeeping_task() -> dict[str, int]:
-    """Expire unpaid orders (seats released), withdraw applications left unpaid after the payment window,
-    and push unfinished refunds on. Each step commits on its own: one failure does not undo the rest."""
-    figures = {"expired": orders_expire()}
+    """Recover payments whose notification never came, expire unpaid orders (seats released), withdraw
+    applications left unpaid after the payment window, and push unfinished refunds on. Each step commits
+    on its own: one failure does not undo the rest."""
+    figures = {"queried": payments_query_stale()}
+    figures["expired"] = orders_expire()
     figures["lapsed"] = applications_lapse()
     figures["refunds"] = refunds_resume()
     logger.info("payments housekeeping: %s", figures)

@@ -29,8 +29,20 @@ CHANNELS = {
 }
 
 
+def configured(code: str) -> bool:
+    """Whether the deployment holds what ``code`` needs (the sandbox needs nothing; a real gateway its keys)."""
+    if code == "alipay":
+        config = settings.PAYMENT_ALIPAY
+        return bool(config["APP_ID"] and config["PRIVATE_KEY"] and config["ALIPAY_PUBLIC_KEY"])
+    if code == "wechat":
+        config = settings.PAYMENT_WECHAT
+        return all(config[key] for key in ("APP_ID", "MCH_ID", "PRIVATE_KEY", "APIV3_KEY", "PUBLIC_KEY"))
+    return code in LABELS
+
+
 def enabled_providers() -> list[str]:
-    return [code for code in settings.PAYMENT_PROVIDERS if code in LABELS]
+    """The methods offered to payers: listed in ``PAYMENT_PROVIDERS`` and configured."""
+    return [code for code in settings.PAYMENT_PROVIDERS if code in LABELS and configured(code)]
 
 
 def channel_for(code: str, *, mobile: bool) -> str:
@@ -42,7 +54,7 @@ def get_provider(code: str, *, enabled_only: bool = True) -> PaymentProvider:
     """The provider for ``code``. Payers may only start payments with enabled providers
     (``enabled_only``); notifications, queries and refunds of earlier payments reach any known one, so
     switching a provider off never strands money already taken through it."""
-    if code not in LABELS or (enabled_only and code not in enabled_providers()):
+    if not configured(code) or (enabled_only and code not in enabled_providers()):
         raise KaowuError(
             "payments.provider_unavailable", _("该支付方式暂不可用，请选择其他支付方式。"), field="provider"
         )

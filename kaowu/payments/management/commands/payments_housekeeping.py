@@ -6,7 +6,7 @@ from kaowu.payments.tasks import payments_housekeeping_task
 
 
 class Command(BaseCommand):
-    help = "关闭超时未支付订单并释放考位、撤销逾期未缴费的报名、继续处理未完成的退款。"
+    help = "查询未收到通知的支付、关闭超时未支付订单并释放考位、撤销逾期未缴费的报名、继续处理未完成的退款。"
 
     def handle(self, *args, **options) -> None:
         figures = payments_housekeeping_task()

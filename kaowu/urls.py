@@ -11,6 +11,8 @@ urlpatterns = [
     path("accounts/", include("kaowu.accounts.urls")),
     path("applications/", include("kaowu.applications.urls")),
     path("review/", include("kaowu.review.urls")),
+    path("payments/", include("kaowu.payments.urls")),
+    path("finance/", include("kaowu.payments.finance.urls")),
     path("notifications/", include("kaowu.notifications.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -27,6 +27,7 @@ from kaowu.catalog.models import Batch, FlowStep, Level, NoticeKind, Site, Speci
 from kaowu.catalog.selectors import batch_window, notice_current, subjects_for
 from kaowu.catalog.services import EligibilityStatus, batch_is_open
 from kaowu.core.errors import KaowuError
+from kaowu.payments import selectors as payment_selectors
 from kaowu.results.selectors import passed_subjects
 
 from . import selectors, services
@@ -531,6 +532,10 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_withdraw": _can(application, Action.WITHDRAW),
         "can_restart": editable and application.kind == ApplicationKind.RETAKE,
         "progress": _progress(application, ""),
+        # PAY-1 … PAY-4: the order, and what a paid candidate may still do while its window is open.
+        "live_order": payment_selectors.live_order_of(application),
+        "can_change_site": application.status == Status.PAID and batch_is_open(batch, WindowAction.CHANGE_SITE),
+        "can_refund": application.status == Status.PAID and batch_is_open(batch, WindowAction.REFUND),
     }
     return render(request, "applications/detail.html", context)
 

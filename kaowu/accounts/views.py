@@ -237,14 +237,17 @@ def login_view(request: HttpRequest) -> HttpResponse:
 
 
 def _landing_page(user) -> str:
-    """Where a login without ``next`` lands: candidates their centre, reviewers the review queue, other
-    staff the back office."""
+    """Where a login without ``next`` lands: candidates their centre, reviewers the review queue, finance
+    staff the finance orders, other staff the back office."""
     from kaowu.applications.selectors import is_reviewer
+    from kaowu.payments.finance.selectors import has_finance_role
 
     if user.is_candidate:
         return "accounts:home"
     if is_reviewer(user):
         return "review:queue"
+    if has_finance_role(user):
+        return "finance:orders"
     return "admin:index" if user.is_staff else "home"
 
 

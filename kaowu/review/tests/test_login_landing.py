@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
         ("js_caa_province", "review:queue"),
         ("caa_nation", "review:queue"),
         ("js_exam_point", "review:queue"),
-        ("ccaa_finance", "admin:index"),
+        ("ccaa_finance", "finance:orders"),
         ("sysadmin", "admin:index"),
     ],
 )

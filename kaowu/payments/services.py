@@ -64,6 +64,7 @@ from .providers import channel_for, get_provider
 from .providers.base import NotificationRejected, PaymentRequest, PaymentResult, ProviderError, RefundRequest
 from .providers.base import PaymentStatus as GatewayStatus
 from .providers.base import RefundStatus as GatewayRefundStatus
+from .selectors import order_lines_for
 from .workflow import (
     ActorKind,
     OrderAction,
@@ -177,49 +178,6 @@ def _clean_buyer(buyer: Buyer) -> Buyer:
     return Buyer(name=name, phone=phone, email=email)
 
 
-def membership_for(candidate: Any, programme: Any, year: int) -> Membership | None:
-    return Membership.objects.filter(candidate=candidate, programme=programme, year=year).first()
-
-
-def _lines(application: Application, *, join_membership: bool) -> tuple[str, list[OrderLine], bool]:
-    """(order kind, unsaved lines, waived) for what ``application`` owes now.
-
-    Exams charge each registered subject's fee (a retake candidate registered only the subjects still to
-    pass); a programme with a registration fee charges it, or, if the payer joins, the membership fee,
-    and nothing at all for a member of the year (会员免缴)."""
-    programme = application.programme
-    if programme.registration_fee_fen or programme.membership_fee_fen:
-        if membership_for(application.candidate, programme, application.batch.year) is not None:
-            line = OrderLine(description=str(_("注册费（会员免缴）")), unit_fen=0, quantity=1, amount_fen=0)
-            return OrderKind.REGISTRATION, [line], True
-        if join_membership:
-            if not programme.membership_fee_fen:
-                raise KaowuError("payments.no_membership", _("本项目不设个人会员，请缴纳注册费。"))
-            fee = programme.membership_fee_fen
-            return (
-                OrderKind.MEMBERSHIP,
-                [OrderLine(description=str(_("个人会员费")), unit_fen=fee, amount_fen=fee)],
-                False,
-            )
-        fee = programme.registration_fee_fen
-        if fee:
-            return (
-                OrderKind.REGISTRATION,
-                [OrderLine(description=str(_("注册费")), unit_fen=fee, amount_fen=fee)],
-                False,
-            )
-        raise KaowuError("payments.membership_required", _("本项目须缴纳个人会员费，请选择入会缴费。"))
-    lines = [
-        OrderLine(
-            subject=s.subject, description=s.subject.name, unit_fen=s.subject.fee_fen, amount_fen=s.subject.fee_fen
-        )
-        for s in application.subjects.select_related("subject")
-    ]
-    if not lines or not sum(line.amount_fen for line in lines):
-        raise KaowuError("payments.no_fee", _("本项目未设置报名费，无法生成订单，请联系考试机构。"), status=409)
-    return OrderKind.SUBJECTS, lines, False
-
-
 def order_create(*, actor: Any, application: Application, buyer: Buyer, join_membership: bool = False) -> Order:
     """生成订单 (PAY-1): the candidate's application, 待缴费 inside the batch's payment window and without
     another live order, gets an order whose lines and amount are frozen from now on. Seats given back
@@ -243,7 +201,7 @@ def order_create(*, actor: Any, application: Application, buyer: Buyer, join_mem
             raise KaowuError(
                 "payments.order_exists", _("您已有待支付的订单，请直接支付，或取消该订单后重新下单。"), status=409
             )
-        kind, lines, waived = _lines(application, join_membership=join_membership)
+        kind, lines, waived = order_lines_for(application, join_membership=join_membership)
         now = timezone.now()
         window = batch_window(application.batch, WindowAction.PAY)
         expires_at = min(now + timedelta(minutes=application.programme.order_expiry_minutes), window.closes_at)

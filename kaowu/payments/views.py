@@ -37,9 +37,9 @@ from kaowu.core.masking import mask_phone
 
 from . import selectors, services
 from .forms import MEMBERSHIP, REGISTRATION, BuyerForm, CancelForm, ChangeSiteForm, ProviderForm, RefundForm
-from .models import Order, Payment, RefundKind
+from .models import Order, Payment
 from .providers import LABELS
-from .workflow import OrderStatus, PaymentStatus
+from .workflow import OrderStatus
 
 # Orders that were settled (paid, or waived for a member) have a receipt, also once refunded (marked so).
 RECEIPT_STATES = (OrderStatus.PAID, OrderStatus.WAIVED, OrderStatus.REFUNDING, OrderStatus.REFUNDED)
@@ -138,10 +138,11 @@ class Preview:
 
 
 def _preview(application: Application) -> Preview:
+    """The lines ``order_create`` will freeze, or, where the payer chooses between the registration and
+    the membership fee, the choices."""
     programme = application.programme
-    if programme.registration_fee_fen or programme.membership_fee_fen:
-        if selectors.is_member(application.candidate, programme, application.batch.year):
-            return Preview(lines=[FeeLine(_("注册费（会员免缴）"), 0, 1, 0)], fee_choices=[], member=True)
+    member = selectors.is_member(application.candidate, programme, application.batch.year)
+    if (programme.registration_fee_fen or programme.membership_fee_fen) and not member:
         choices = []
         if programme.registration_fee_fen:
             choices.append(
@@ -159,11 +160,9 @@ def _preview(application: Application) -> Preview:
                 )
             )
         return Preview(lines=[], fee_choices=choices, member=False)
-    lines = [
-        FeeLine(chosen.subject.name, chosen.subject.fee_fen, 1, chosen.subject.fee_fen)
-        for chosen in application.subjects.select_related("subject").order_by("subject__position", "subject__code")
-    ]
-    return Preview(lines=lines, fee_choices=[], member=False)
+    _kind, lines, waived = selectors.order_lines_for(application, join_membership=False)
+    fee_lines = [FeeLine(line.description, line.unit_fen, line.quantity, line.amount_fen) for line in lines]
+    return Preview(lines=fee_lines, fee_choices=[], member=waived)
 
 
 @login_required
@@ -180,7 +179,11 @@ def pay(request: HttpRequest, pk: int) -> HttpResponse:
             _("报名当前状态为“%(status)s”，无需缴费。") % {"status": ApplicationStatus(application.status).label},
         )
         return redirect("applications:detail", application.pk)
-    preview = _preview(application)
+    try:
+        preview = _preview(application)
+    except KaowuError as error:  # a programme with nothing to bill: say so rather than fail
+        messages.error(request, error.message)
+        return redirect("applications:detail", application.pk)
     user = request.user
     form = BuyerForm(
         request.POST if request.method == "POST" else None,
@@ -317,20 +320,13 @@ def cancel(request: HttpRequest, number: str) -> HttpResponse:
 # --- 收据 (PAY-6) -------------------------------------------------------------------------------------
 
 
-def _settling_payment(order: Order) -> Payment | None:
-    """The attempt that paid the order (others that also succeeded were refunded automatically)."""
-    duplicates = {refund.payment_id for refund in order.refunds.all() if refund.kind == RefundKind.AUTOMATIC}
-    settled = (p for p in order.payments.all() if p.status == PaymentStatus.SUCCEEDED and p.pk not in duplicates)
-    return next(settled, None)
-
-
 @login_required
 def receipt(request: HttpRequest, number: str) -> HttpResponse:
     order = selectors.get_order_for(request.user, number)
     if order.status not in RECEIPT_STATES:
         messages.info(request, _("订单尚未支付成功，支付成功后才能查看收据。"))
         return redirect("payments:order", order.number)
-    payment = _settling_payment(order)
+    payment = selectors.settling_payment_of(order)
     context = {
         **_order_context(order),
         "candidate": order.candidate,

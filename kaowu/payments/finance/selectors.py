@@ -23,8 +23,9 @@ from kaowu.backoffice.permissions import is_system_admin, programmes_for, roles_
 from kaowu.catalog.models import Batch, Programme
 from kaowu.core.masking import mask_phone
 
-from ..models import Order, OrderEvent, Payment, Refund, RefundKind
+from ..models import Order, OrderEvent, Payment, Refund
 from ..providers import LABELS
+from ..selectors import settling_payments
 from ..workflow import OrderAction, OrderStatus, PaymentAction, PaymentStatus, RefundAction, RefundStatus
 
 FINANCE_ROLES = frozenset({RoleKind.FINANCE})
@@ -104,11 +105,6 @@ class OrderFilters:
             "date_to": self.date_to.isoformat() if self.date_to else None,
             "search": mask_phone(search) if search.isdigit() and len(search) == 11 else search,
         }
-
-
-def settling_payments() -> QuerySet[Payment]:
-    """Payments that paid their order: succeeded and not refunded as a duplicate or late payment."""
-    return Payment.objects.filter(status=PaymentStatus.SUCCEEDED).exclude(refund__kind=RefundKind.AUTOMATIC)
 
 
 def _order_search(term: str) -> Q:

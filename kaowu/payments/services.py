@@ -510,6 +510,16 @@ def payments_query_stale(*, at: datetime | None = None) -> int:
     return len(orders)
 
 
+def payment_recheck(*, actor: Any, order: Order) -> Order:
+    """向支付平台查询 (finance): ask the gateways about every attempt of ``order`` not yet known to have
+    succeeded, settling (or refunding) what they report, as reconciliation's "missing in Kaowu" asks.
+    Audited. Returns the order as it now stands."""
+    _require_finance(actor, order)
+    audit_record(actor=actor, action="payments.order.recheck", obj=order)
+    _query_pending(order)
+    return Order.objects.get(pk=order.pk)
+
+
 def payment_check(*, actor: Any, order: Order) -> Order:
     """支付完毕 / returning from the gateway: ask the gateway about the order's attempts and settle as the
     notification would. Returns the order as it now stands (paid, or still unpaid if no money arrived)."""

@@ -166,6 +166,22 @@ def refund_retry(request: HttpRequest, number: str, refund_number: str) -> HttpR
     return redirect("finance:order", number=number)
 
 
+@finance_required
+@require_POST
+def recheck(request: HttpRequest, number: str) -> HttpResponse:
+    """向支付平台查询: recover a payment whose notification never arrived (reconciliation's 平台漏记收款)."""
+    order = get_order_for_finance(request.user, number)
+    try:
+        order = services.payment_recheck(actor=request.user, order=order)
+    except KaowuError as error:
+        messages.error(request, error.message)
+    else:
+        messages.info(
+            request, _("已向支付平台查询，订单状态：%(status)s。") % {"status": OrderStatus(order.status).label}
+        )
+    return redirect("finance:order", number=number)
+
+
 # --- Payments and refunds ----------------------------------------------------------------------------------
 
 

@@ -689,8 +689,10 @@ def _submit(*, actor: Any, application: Application) -> Application:
             )
         application.round += 1
         application.submitted_at = timezone.now()
-        if programme.payment_stage in (PaymentStage.NO_REVIEW, PaymentStage.BEFORE_REVIEW):
-            # Payment comes first (review, if any, follows payment: issue 5).
+        already_paid = application.orders.filter(status__in=[OrderStatus.PAID, OrderStatus.WAIVED]).exists()
+        if programme.payment_stage in (PaymentStage.NO_REVIEW, PaymentStage.BEFORE_REVIEW) and not already_paid:
+            # Payment comes first; review, if any, follows it (``application_pay``). A paid application that
+            # review returned for changes goes straight back to review.
             target, application.current_stage = Status.AWAITING_PAYMENT, None
         else:
             target = _advance(application, restart_after)

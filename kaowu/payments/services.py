@@ -66,6 +66,7 @@ from .providers.base import PaymentStatus as GatewayStatus
 from .providers.base import RefundStatus as GatewayRefundStatus
 from .selectors import order_lines_for
 from .workflow import (
+    LIVE_ORDER_STATES,
     ActorKind,
     OrderAction,
     OrderStatus,
@@ -247,7 +248,7 @@ def order_cancel(*, actor: Any, order: Order) -> None:
     held while the application waits for payment."""
     with transaction.atomic():
         application_services.application_lock(order.application)
-        order = Order.objects.select_for_update().get(pk=order.pk)
+        order = Order.objects.select_for_update(of=("self",)).get(pk=order.pk)
         if getattr(actor, "pk", None) != order.candidate_id:
             raise KaowuError("payments.not_owner", _("只能取消自己的订单。"), status=403)
         order.closed_at = timezone.now()
@@ -264,7 +265,7 @@ def orders_expire(*, at: datetime | None = None) -> int:
         _query_pending(order)
         with transaction.atomic():
             application = application_services.application_lock(order.application)
-            order = Order.objects.select_for_update().get(pk=order.pk)
+            order = Order.objects.select_for_update(of=("self",)).get(pk=order.pk)
             if order.status != OrderStatus.UNPAID:
                 continue
             order.closed_at = at
@@ -284,13 +285,13 @@ def applications_lapse(*, at: datetime | None = None) -> int:
         status=ApplicationStatus.AWAITING_PAYMENT,
         batch__windows__action=WindowAction.PAY,
         batch__windows__closes_at__lte=at,
-    ).exclude(orders__status=OrderStatus.UNPAID)
+    ).exclude(orders__status__in=LIVE_ORDER_STATES)
     for pk in waiting.values_list("pk", flat=True):
         with transaction.atomic():
             application = application_services.application_lock(Application(pk=pk))
             if application.status != ApplicationStatus.AWAITING_PAYMENT:
                 continue
-            if application.orders.filter(status=OrderStatus.UNPAID).exists():
+            if application.orders.filter(status__in=LIVE_ORDER_STATES).exists():
                 continue
             application_services.application_lapse(application=application)
         lapsed += 1
@@ -327,7 +328,7 @@ def payment_start(
     _query_pending(order)
     with transaction.atomic():
         application_services.application_lock(order.application)
-        order = Order.objects.select_for_update().get(pk=order.pk)
+        order = Order.objects.select_for_update(of=("self",)).get(pk=order.pk)
         if order.status == OrderStatus.PAID:
             raise KaowuError("payments.already_paid", _("该订单已支付成功，无需再次支付。"), status=409)
         if order.status != OrderStatus.UNPAID or order.expires_at <= timezone.now():
@@ -384,8 +385,8 @@ def _settle(result: PaymentResult, *, provider: str, source: str) -> str:
     refund = None
     with transaction.atomic():
         application = application_services.application_lock(payment.order.application)
-        order = Order.objects.select_for_update().select_related("batch").get(pk=payment.order_id)
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        order = Order.objects.select_for_update(of=("self",)).select_related("batch").get(pk=payment.order_id)
+        payment = Payment.objects.select_for_update(of=("self",)).get(pk=payment.pk)
         if result.status == GatewayStatus.SUCCEEDED:
             if payment.status == PaymentStatus.SUCCEEDED:
                 return "duplicate"
@@ -446,10 +447,20 @@ def _settle(result: PaymentResult, *, provider: str, source: str) -> str:
     return outcome
 
 
+_LATE_REASONS = {
+    OrderStatus.PAID: _("该订单已由另一笔支付付清"),
+    OrderStatus.WAIVED: _("该订单已免缴"),
+    OrderStatus.CANCELLED: _("该订单已取消"),
+    OrderStatus.EXPIRED: _("该订单已超时关闭"),
+    OrderStatus.REFUNDING: _("该订单已申请退款"),
+    OrderStatus.REFUNDED: _("该订单已退款"),
+}
+
+
 def _late_reason(order: Order) -> str:
-    if order.status == OrderStatus.UNPAID:  # the application changed meanwhile (withdrawn, lapsed)
-        return str(_("报名已结束"))
-    return str(OrderStatus(order.status).label)
+    """Why a payment cannot be kept, as the candidate's SMS says it ("因{reason}，将原路全额退回")."""
+    # An unpaid order whose application ended meanwhile (withdrawn, lapsed) has no reason of its own.
+    return str(_LATE_REASONS.get(order.status, _("报名已结束")))
 
 
 def payment_notification_receive(
@@ -570,8 +581,11 @@ def _queue_refund(refund: Refund | None) -> None:
 
 
 def _withdraw_with_refund(*, actor: Any, actor_kind: str, order: Order, kind: str, reason: str) -> Refund:
+    if kind == RefundKind.CANDIDATE and getattr(actor, "pk", None) != order.candidate_id:
+        # Before anything else: someone else's order's state is none of the actor's business.
+        raise KaowuError("payments.not_owner", _("只能为自己的报名申请退费。"), status=403)
     application = application_services.application_lock(order.application)
-    order = Order.objects.select_for_update().select_related("batch").get(pk=order.pk)
+    order = Order.objects.select_for_update(of=("self",)).select_related("batch").get(pk=order.pk)
     if order.status == OrderStatus.WAIVED:
         raise KaowuError("payments.nothing_to_refund", _("该订单为会员免缴，没有可退的费用。"), status=409)
     if order.status in (OrderStatus.REFUNDING, OrderStatus.REFUNDED):
@@ -583,12 +597,35 @@ def _withdraw_with_refund(*, actor: Any, actor_kind: str, order: Order, kind: st
         raise KaowuError(
             "payments.refund_used", _("每人每批次只有一次退费机会，您已申请过退费，不能再次申请。"), status=409
         )
+    if order.kind == OrderKind.MEMBERSHIP:
+        _require_membership_unused(order)
     application_services.application_refund(actor=actor, actor_kind=actor_kind, application=application, reason=reason)
     payment = order.payments.select_for_update(of=("self",)).get(status=PaymentStatus.SUCCEEDED, refund__isnull=True)
     _record(order, order, table="order", action=OrderAction.REFUND, actor=actor, actor_kind=actor_kind, reason=reason)
-    if order.kind == OrderKind.MEMBERSHIP:
-        Membership.objects.filter(order=order).delete()
+    Membership.objects.filter(order=order).delete()
     return _refund_create(order, payment, kind=kind, actor=actor, reason=reason)
+
+
+def _require_membership_unused(order: Order) -> None:
+    """A membership fee that has already waived a registration fee is not refunded: the waived fee would
+    then never be paid."""
+    used = (
+        Order.objects.filter(
+            candidate_id=order.candidate_id,
+            batch__programme_id=order.batch.programme_id,
+            batch__year=order.batch.year,
+            status=OrderStatus.WAIVED,
+        )
+        .select_related("batch")
+        .first()
+    )
+    if used is not None:
+        raise KaowuError(
+            "payments.membership_in_use",
+            _("本年度个人会员资格已用于免缴“%(batch)s”的注册费，会员费不能退还。如有疑问请联系财务人员。"),
+            status=409,
+            params={"batch": used.batch.name},
+        )
 
 
 def refund_request(*, actor: Any, order: Order, reason: str = "") -> Refund:
@@ -612,7 +649,7 @@ def refund_request(*, actor: Any, order: Order, reason: str = "") -> Refund:
 def refund_after_rejection(*, application: Application, actor: Any, **_signal: Any) -> None:
     """Receiver of ``application_rejected`` (inside the review's transaction, application locked): a fee
     paid before review (seed 001) is refunded in full; the candidate is told after commit."""
-    order = application.orders.select_for_update().filter(status=OrderStatus.PAID).first()
+    order = application.orders.select_for_update(of=("self",)).filter(status=OrderStatus.PAID).first()
     if order is None:
         return
     reason = str(_("审核不通过，全额退费"))
@@ -655,7 +692,9 @@ def refund_process(*, refund: Refund) -> Refund:
     退款中 and tells the candidate; a failure is kept with its reason for the next retry."""
     finished = False
     with transaction.atomic():
-        refund = Refund.objects.select_for_update().select_related("payment", "order__batch").get(pk=refund.pk)
+        refund = (
+            Refund.objects.select_for_update(of=("self",)).select_related("payment", "order__batch").get(pk=refund.pk)
+        )
         if refund.status == RefundStatus.SUCCEEDED:
             return refund
         order = refund.order
@@ -715,7 +754,7 @@ def refund_retry(*, actor: Any, refund: Refund) -> Refund:
     """Finance sends a failed refund again (after fixing what the gateway complained about). Audited."""
     _require_finance(actor, refund.order)
     with transaction.atomic():
-        refund = Refund.objects.select_for_update().select_related("order").get(pk=refund.pk)
+        refund = Refund.objects.select_for_update(of=("self",)).select_related("order").get(pk=refund.pk)
         _record(
             refund.order, refund, table="refund", action=RefundAction.RETRY, actor=actor, actor_kind=ActorKind.FINANCE
         )
@@ -736,7 +775,7 @@ def refunds_resume(*, at: datetime | None = None) -> int:
     for refund in pending:
         if refund.status == RefundStatus.FAILED:
             with transaction.atomic():
-                locked = Refund.objects.select_for_update().select_related("order").get(pk=refund.pk)
+                locked = Refund.objects.select_for_update(of=("self",)).select_related("order").get(pk=refund.pk)
                 if locked.status != RefundStatus.FAILED:
                     continue
                 _record(

@@ -36,7 +36,7 @@ TEMPLATES: dict[str, str] = {
     "order_paid": "您的{batch}报名（报名号{number}）已缴费{amount}元（订单号{order}），收据请登录查看：{receipt}",
     "order_waived": "您是本年度会员，{batch}报名（报名号{number}）的注册费已免缴，报名进入下一环节。",
     "order_expired": "您的{batch}报名订单{order}超时未支付，已关闭，所占考位已释放。如需报名请在缴费截止前重新下单。",
-    "payment_refunded_automatically": ("您为订单{order}支付的{amount}元因订单已{reason}，将原路全额退回，无需操作。"),
+    "payment_refunded_automatically": "您为订单{order}支付的{amount}元因{reason}，将原路全额退回，无需操作。",
     "refund_requested": "您已申请{batch}退考退费（报名号{number}），{amount}元将原路退回，退款结果将另行通知。",
     "refund_succeeded": "您的退款{amount}元（订单号{order}）已原路退回，请留意账户到账。",
     "application_lapsed": "您的{batch}报名（报名号{number}）未在缴费截止前缴费，报名未成功，所占考位已释放。",

@@ -18,7 +18,7 @@ from kaowu.core.errors import KaowuError
 from . import services
 from .providers import configured
 from .selectors import get_order_for
-from .workflow import OrderStatus
+from .workflow import OrderStatus, PaymentStatus
 
 
 @csrf_exempt
@@ -44,8 +44,14 @@ def returned(request: HttpRequest, number: str) -> HttpResponse:
         if order.status == OrderStatus.PAID:
             messages.success(request, _("缴费成功。"))
         elif order.status == OrderStatus.UNPAID:
-            messages.warning(
-                request,
-                _("暂未查询到支付成功的记录。若已扣款，请稍候再点“支付完毕”查询，切勿重复支付；若未支付，可重新支付。"),
-            )
+            latest = order.payments.order_by("-created_at", "-pk").first()
+            if latest is not None and latest.status == PaymentStatus.FAILED:
+                messages.warning(request, _("本次支付未成功，没有扣款，可重新支付。"))
+            else:
+                messages.warning(
+                    request,
+                    _(
+                        "暂未查询到支付成功的记录。若已扣款，请稍候再点“支付完毕”查询，切勿重复支付；若未支付，可重新支付。"
+                    ),
+                )
     return redirect("payments:order", number=order.number)

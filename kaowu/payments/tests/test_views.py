@@ -320,6 +320,16 @@ def test_a_closed_order_cannot_be_paid(world, cand_a, client_a, ccaa_app):
     assert "已取消" in page and 'id="pay-button"' not in page
 
 
+def test_coming_back_after_a_failed_payment_says_nothing_was_charged(world, cand_a, client_a, ccaa_app):
+    order = order_for(ccaa_app, cand_a)
+    payment = start(order, cand_a)
+    SandboxTrade.objects.filter(out_trade_no=payment.number).update(status="failed")  # the gateway's side
+    response = client_a.get(url("returned", order.number), follow=True)
+    assert "本次支付未成功，没有扣款，可重新支付。" in text(response)
+    assert Payment.objects.get(pk=payment.pk).status == "failed"
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.UNPAID
+
+
 def test_paid_button_settles_a_payment_made_at_the_gateway(world, cand_a, client_a, ccaa_app):
     order = order_for(ccaa_app, cand_a)
     client_a.post(url("start", order.number), {"provider": "sandbox"})

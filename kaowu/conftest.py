@@ -10,17 +10,21 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from django.test import TestCase
 
 from kaowu.accounts import services as account_services
 from kaowu.accounts.models import User
 from kaowu.catalog.selectors import notice_current
 from kaowu.catalog.services import notice_publish
+from kaowu.core.errors import KaowuError
 from kaowu.core.validators import gb11643_check_char
 from kaowu.notifications.models import SmsPurpose
 from kaowu.notifications.services import sms_code_send
@@ -215,3 +219,33 @@ def screenshot(page, name: str) -> None:
     """Keep a full-page screenshot under test-artifacts/ for a person to look at."""
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def race(calls: list[Callable[[], object]], *, parallel: int = 40) -> list[object]:
+    """Run every call in its own thread, all released at once, at most ``parallel`` inside a call at a time
+    (each holds a database connection; PostgreSQL allows 100). Each thread closes its connection. Returns
+    per call its result, the ``KaowuError`` code, or the repr of any other exception (tests fail on it).
+    For the PostgreSQL concurrency tests: SQLite's test database cannot show writers waiting on a lock."""
+    outcomes: list[object] = [None] * len(calls)
+    start = threading.Barrier(len(calls))
+    slots = threading.BoundedSemaphore(parallel)
+
+    def run(index: int, call: Callable[[], object]) -> None:
+        start.wait()
+        with slots:
+            try:
+                outcomes[index] = call()
+            except KaowuError as error:
+                outcomes[index] = error.code
+            except Exception as error:
+                outcomes[index] = repr(error)
+            finally:
+                connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a call hung (lock wait?)"
+    return outcomes

@@ -29,8 +29,7 @@ from kaowu.applications.workflow import Status
 from kaowu.catalog import demo
 from kaowu.catalog.management.commands.import_regions import load_rows
 from kaowu.catalog.models import Programme, Site, SiteCapacity
-from kaowu.conftest import register_candidate
-from kaowu.core.errors import KaowuError
+from kaowu.conftest import race, register_candidate
 
 from .conftest import fill, with_photo
 
@@ -38,9 +37,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 REGIONS = Path(demo.__file__).resolve().parent / "fixtures" / "regions.json"
 CAPACITY = 50
-# PostgreSQL's default max_connections is 100 and other sessions share the server: at most this many
-# threads are connected at once; the others wait for a slot and then race the same way.
-MAX_CONNECTIONS = 40
 
 
 @pytest.fixture(autouse=True)
@@ -75,41 +71,13 @@ def drafts(site: Site, count: int) -> list[Application]:
     return applications
 
 
-def race(calls: list[Callable[[], object]]) -> list[str]:
-    """Run every call in its own thread, all released at once; each thread uses its own connection and
-    closes it. Returns per call ``"ok"``, the ``KaowuError`` code, or the repr of any other exception."""
-    outcomes: list[str] = [""] * len(calls)
-    start = threading.Barrier(len(calls))
-    slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-
-    def run(index: int, call: Callable[[], object]) -> None:
-        start.wait()
-        with slots:
-            try:
-                call()
-                outcomes[index] = "ok"
-            except KaowuError as error:
-                outcomes[index] = error.code
-            except Exception as error:  # any other exception is reported to the test, which fails on it
-                outcomes[index] = repr(error)
-            finally:
-                connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a submission hung (lock wait?)"
-    return outcomes
-
-
 def submit(application: Application) -> Callable[[], object]:
     def call():
         # Fresh objects in the thread: nothing is shared between connections.
         fresh = Application.objects.get(pk=application.pk)
         actor = User.objects.get(pk=application.candidate_id)
         services.application_submit(actor=actor, application=fresh)
+        return "ok"
 
     return call
 
@@ -119,6 +87,7 @@ def withdraw(application: Application) -> Callable[[], object]:
         fresh = Application.objects.get(pk=application.pk)
         actor = User.objects.get(pk=application.candidate_id)
         services.application_withdraw(actor=actor, application=fresh)
+        return "ok"
 
     return call
 

@@ -29,8 +29,7 @@ from kaowu.applications.workflow import Status
 from kaowu.catalog import demo
 from kaowu.catalog.management.commands.import_regions import load_rows
 from kaowu.catalog.models import Batch, Programme, Site, SiteCapacity
-from kaowu.conftest import register_candidate
-from kaowu.core.errors import KaowuError
+from kaowu.conftest import race, register_candidate
 from kaowu.payments import services
 from kaowu.payments.models import NotificationLog, Order, OrderEvent, Payment, Refund, SandboxRefund, SandboxTrade
 from kaowu.payments.providers.sandbox import SandboxProvider, notification_payload, sign_notification
@@ -77,32 +76,6 @@ def awaiting_payment(batch: Batch, site: Site) -> Application:
     application.refresh_from_db()
     assert application.status == Status.AWAITING_PAYMENT
     return application
-
-
-def race(calls: list[Callable[[], object]]) -> list[object]:
-    """Run every call in its own thread, all released at once; each thread closes its connection. Returns
-    per call its result, the ``KaowuError`` code, or the repr of any other exception (the test fails on it)."""
-    outcomes: list[object] = [None] * len(calls)
-    barrier = threading.Barrier(len(calls))
-
-    def run(index: int, call: Callable[[], object]) -> None:
-        barrier.wait()
-        try:
-            outcomes[index] = call()
-        except KaowuError as error:
-            outcomes[index] = error.code
-        except Exception as error:  # reported to the test, which fails on it
-            outcomes[index] = repr(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a call hung (lock wait?)"
-    return outcomes
 
 
 def notification(payment: Payment) -> tuple[dict[str, str], bytes]:

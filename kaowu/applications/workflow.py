@@ -14,6 +14,7 @@ programme's review chain and payment stage), then call it. See docs/adr/0006-app
       └recall┘          withdraw ─▶ withdrawn (seats released)
 
     awaiting_payment ──pay──▶ paid ──refund (退考退费)──▶ withdrawn (seats released)
+                                under_review (paid first, seed 001) ──refund──▶ withdrawn
            │  │  ╲
            │  │   pay (seed 001 pays first) ─▶ under_review | approved
            │  recall (no unpaid order) ─▶ draft
@@ -111,6 +112,8 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
     (Status.AWAITING_PAYMENT, Action.RECALL): _t({_C}, {Status.DRAFT}, WindowAction.MODIFY),
     (Status.AWAITING_PAYMENT, Action.PAY): _t({_S}, _AFTER_PAY, None),
     (Status.PAID, Action.REFUND): _t({_C, _F}, {Status.WITHDRAWN}, WindowAction.REFUND),
+    # Seed 001 pays before review: a paid application under review is given up the same way.
+    (Status.UNDER_REVIEW, Action.REFUND): _t({_C, _F}, {Status.WITHDRAWN}, WindowAction.REFUND),
     (Status.UNDER_REVIEW, Action.APPROVE): _t({_R, _S}, _AFTER_APPROVE, WindowAction.REVIEW),
     (Status.UNDER_REVIEW, Action.RETURN): _t({_R}, {Status.RETURNED}, WindowAction.REVIEW),
     (Status.UNDER_REVIEW, Action.REJECT): _t({_R}, {Status.REJECTED}, WindowAction.REVIEW),

@@ -56,6 +56,7 @@ def test_the_table_matches_the_documented_workflow():
         (Status.AWAITING_PAYMENT, Action.RECALL): ({c}, WindowAction.MODIFY),
         (Status.AWAITING_PAYMENT, Action.PAY): ({s}, None),
         (Status.PAID, Action.REFUND): ({c, f}, WindowAction.REFUND),
+        (Status.UNDER_REVIEW, Action.REFUND): ({c, f}, WindowAction.REFUND),
         (Status.UNDER_REVIEW, Action.APPROVE): ({r, s}, WindowAction.REVIEW),
         (Status.UNDER_REVIEW, Action.RETURN): ({r}, WindowAction.REVIEW),
         (Status.UNDER_REVIEW, Action.REJECT): ({r}, WindowAction.REVIEW),

@@ -13,6 +13,7 @@ from django.test import TestCase
 from django.utils import timezone
 
 from kaowu.applications import services as application_services
+from kaowu.applications.models import StepStatus
 from kaowu.applications.tests.conftest import fill, submitted
 from kaowu.applications.workflow import Status
 from kaowu.catalog import demo
@@ -244,6 +245,26 @@ def test_finance_refunds_by_hand_outside_the_window(world, cand_a, ccaa_app):
 
 
 # --- Membership and review ------------------------------------------------------------------------------
+
+
+def test_a_paid_application_under_review_is_given_up_through_a_refund(world, cand_a):
+    """Seed 001 pays before review: while review is pending the candidate gives up only through 退考退费,
+    inside the refund window (this batch has none); finance refunds by hand. The pending review ends."""
+    before_review(world)
+    application = submitted(world, demo.AUCTIONEER_EXAM, cand_a)
+    order = paid(application, cand_a)
+    application.refresh_from_db()
+    assert application.status == Status.UNDER_REVIEW
+    refused(lambda: services.refund_request(actor=cand_a, order=order), "catalog.window_closed", 409)
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        services.refund_manual(actor=world.staff("caa_finance"), order=order, reason="考生书面申请放弃注册")
+    application.refresh_from_db()
+    order.refresh_from_db()
+    assert (application.status, order.status) == (Status.WITHDRAWN, OrderStatus.REFUNDED)
+    assert not application.review_steps.filter(status=StepStatus.PENDING).exists()
+    assert application.current_stage is None
 
 
 def test_refunding_a_membership_order_ends_the_membership(world, cand_a):

@@ -155,6 +155,7 @@ APPLICATION_TABLE = {
     (Status.AWAITING_PAYMENT, Action.RECALL): ({AC}, {Status.DRAFT}, WindowAction.MODIFY),
     (Status.AWAITING_PAYMENT, Action.PAY): ({AS}, {Status.PAID, Status.UNDER_REVIEW, Status.APPROVED}, None),
     (Status.PAID, Action.REFUND): ({AC, AF}, {Status.WITHDRAWN}, WindowAction.REFUND),
+    (Status.UNDER_REVIEW, Action.REFUND): ({AC, AF}, {Status.WITHDRAWN}, WindowAction.REFUND),
 }
 APPLICATION_COMBINATIONS = list(itertools.product(Status.values, Action.values, application_workflow.ActorKind.values))
 

@@ -468,7 +468,9 @@ def payment_notification_receive(
 ) -> tuple[int, str, str]:
     """An asynchronous notification from ``provider``: verified by the provider, settled idempotently,
     logged whatever happens (``NotificationLog``). Forged, tampered, stale or unknown ones change nothing
-    and are answered as failures. Returns the (status, body, content type) the gateway expects."""
+    and are answered as failures, as is a genuine one the application cannot take now (the gateway
+    retries). Never raises for what a gateway sends. Returns the (status, body, content type) the
+    gateway expects."""
     gateway = get_provider(provider, enabled_only=False)
     out_trade_no = ""
     try:
@@ -483,6 +485,20 @@ def payment_notification_receive(
             accepted=False,
             outcome=error.code,
             detail=error.detail[:300],
+            ip=ip,
+        )
+        return gateway.notification_response(accepted=False)
+    except KaowuError as error:
+        # Genuine, but the application could not take the payment now (e.g. its review chain cannot be
+        # opened): nothing is recorded, the gateway keeps the money and retries, and reconciliation and
+        # the housekeeping query find it. Logged as an error for someone to look at.
+        logger.error("payment notification from %s not settled: %s (%s)", provider, error.code, out_trade_no)
+        NotificationLog.objects.create(
+            provider=provider,
+            out_trade_no=out_trade_no[:64],
+            accepted=False,
+            outcome=error.code[:40],
+            detail=error.message[:300],
             ip=ip,
         )
         return gateway.notification_response(accepted=False)
@@ -504,6 +520,8 @@ def _query_pending(order: Order) -> None:
             logger.warning("payment %s: query failed: %s", payment.number, error)
         except SettlementRefused as error:
             logger.error("payment %s: gateway query refused: %s", payment.number, error)
+        except KaowuError as error:  # the application cannot take it now; the gateway keeps the money
+            logger.error("payment %s: not settled: %s", payment.number, error.code)
 
 
 def payments_query_stale(*, at: datetime | None = None) -> int:

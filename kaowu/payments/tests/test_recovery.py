@@ -10,11 +10,13 @@ from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
 
+from kaowu.applications import services as application_services
 from kaowu.applications.workflow import Status as ApplicationStatus
 from kaowu.core.errors import KaowuError
 from kaowu.core.models import AuditEntry
 from kaowu.payments import services
-from kaowu.payments.models import Payment, Refund, RefundKind
+from kaowu.payments.models import NotificationLog, Payment, Refund, RefundKind, SandboxTrade
+from kaowu.payments.providers.sandbox import notification_payload, sign_notification
 from kaowu.payments.workflow import OrderStatus, PaymentStatus
 
 from .conftest import gateway_pays, order_for, start
@@ -87,3 +89,36 @@ def test_recheck_service_is_for_finance_in_scope_only(world, ccaa_app, cand_a):
         with pytest.raises(KaowuError) as info:
             services.payment_recheck(actor=outsider, order=order)
         assert (info.value.code, info.value.status) == ("payments.not_finance", 403)
+
+
+def test_a_payment_the_application_cannot_take_is_left_at_the_gateway_and_logged(
+    ccaa_app, cand_a, client, monkeypatch, caplog
+):
+    """A genuine notification that cannot be settled now (here: the application refuses the payment) is
+    answered as a failure so that the gateway retries; nothing is half-recorded and nothing raises."""
+    order = order_for(ccaa_app, cand_a)
+    payment = start(order, cand_a)
+    trade = gateway_pays(payment)
+
+    def refuse(*, application):
+        raise KaowuError("applications.no_provincial_body", "所选报考地区暂未设立省级审核机构。", status=409)
+
+    original = application_services.application_pay
+    monkeypatch.setattr(application_services, "application_pay", refuse)
+    headers, body = sign_notification("sandbox", notification_payload(SandboxTrade.objects.get(pk=trade.pk)))
+    response = client.post(
+        reverse("payments:notify", args=["sandbox"]), data=body, content_type="application/json", headers=headers
+    )
+    assert response.status_code != 200
+    log = NotificationLog.objects.get(out_trade_no=payment.number)
+    assert (log.accepted, log.outcome) == (False, "applications.no_provincial_body")
+    assert "not settled" in caplog.text
+    order.refresh_from_db()
+    payment.refresh_from_db()
+    assert (order.status, payment.status) == (OrderStatus.UNPAID, PaymentStatus.PENDING)
+
+    # 支付完毕 and the job meet the same refusal without failing; once it is lifted the payment settles.
+    assert services.payment_check(actor=cand_a, order=order).status == OrderStatus.UNPAID
+    monkeypatch.setattr(application_services, "application_pay", original)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        assert services.payment_check(actor=cand_a, order=order).status == OrderStatus.PAID

@@ -980,8 +980,9 @@ def review_reject(*, actor: Any, application: Application, reason: str, on_site:
             stage=step.stage,
             reason=reason,
         )
-        seats.seats_release(application)
+        # Receivers (the payments app's refund) write first: seat counters are the last locks taken.
         application_rejected.send(sender=Application, application=application, actor=actor)
+        seats.seats_release(application)
     _notify(
         application,
         "application_rejected",

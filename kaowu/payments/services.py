@@ -76,6 +76,7 @@ from .workflow import (
     RefundStatus,
     allows,
     transition_apply,
+    transition_for,
 )
 
 logger = logging.getLogger("kaowu.payments")
@@ -245,12 +246,14 @@ def order_create(*, actor: Any, application: Application, buyer: Buyer, join_mem
 def order_cancel(*, actor: Any, order: Order) -> None:
     """取消订单: the candidate drops an unpaid order (to change subjects or site, then order again). A
     payment still in flight at the gateway is refunded automatically if it succeeds later; the seats stay
-    held while the application waits for payment."""
+    held while the application waits for payment. The gateway is asked first: an order found paid is
+    not cancelled (the payer would otherwise order and pay again)."""
+    if getattr(actor, "pk", None) != order.candidate_id:
+        raise KaowuError("payments.not_owner", _("只能取消自己的订单。"), status=403)
+    _query_pending(order)
     with transaction.atomic():
         application_services.application_lock(order.application)
         order = Order.objects.select_for_update(of=("self",)).get(pk=order.pk)
-        if getattr(actor, "pk", None) != order.candidate_id:
-            raise KaowuError("payments.not_owner", _("只能取消自己的订单。"), status=403)
         order.closed_at = timezone.now()
         _record(order, order, table="order", action=OrderAction.CANCEL, actor=actor, actor_kind=ActorKind.CANDIDATE)
 
@@ -325,7 +328,12 @@ def payment_start(
     gateway = get_provider(provider)
     if getattr(actor, "pk", None) != order.candidate_id:
         raise KaowuError("payments.not_owner", _("只能支付自己的订单。"), status=403)
-    _query_pending(order)
+    if _query_pending(order):
+        raise KaowuError(
+            "payments.payment_processing",
+            _("已收到您的付款，正在处理，请勿重复支付。请稍后点“支付完毕”查询，或联系考试机构。"),
+            status=409,
+        )
     with transaction.atomic():
         application_services.application_lock(order.application)
         order = Order.objects.select_for_update(of=("self",)).get(pk=order.pk)
@@ -406,7 +414,19 @@ def _settle(result: PaymentResult, *, provider: str, source: str) -> str:
                     )
             except IntegrityError as error:
                 raise SettlementRefused("trade_number_reused", result.provider_trade_no) from error
-            if order.status == OrderStatus.UNPAID and application.status == ApplicationStatus.AWAITING_PAYMENT:
+            # A second membership fee for a year already paid for (two batches ordered at once) is not kept:
+            # the member's order here is then made again, 会员免缴.
+            already_member = (
+                order.kind == OrderKind.MEMBERSHIP
+                and Membership.objects.filter(
+                    candidate_id=order.candidate_id, programme_id=order.batch.programme_id, year=order.batch.year
+                ).exists()
+            )
+            if (
+                order.status == OrderStatus.UNPAID
+                and application.status == ApplicationStatus.AWAITING_PAYMENT
+                and not already_member
+            ):
                 order.paid_at = payment.paid_at
                 _record(order, order, table="order", action=OrderAction.PAY, actor=None, actor_kind=ActorKind.SYSTEM)
                 if order.kind == OrderKind.MEMBERSHIP:
@@ -416,9 +436,19 @@ def _settle(result: PaymentResult, *, provider: str, source: str) -> str:
                 application_services.application_pay(application=application)
                 outcome = "settled"
             else:
-                refund = _refund_create(
-                    order, payment, kind=RefundKind.AUTOMATIC, actor=None, reason=_late_reason(order)
-                )
+                reason = str(_("您已是本年度个人会员")) if already_member else _late_reason(order)
+                if already_member and order.status == OrderStatus.UNPAID:
+                    order.closed_at = timezone.now()
+                    _record(
+                        order,
+                        order,
+                        table="order",
+                        action=OrderAction.EXPIRE,
+                        actor=None,
+                        actor_kind=ActorKind.SYSTEM,
+                        reason=reason,
+                    )
+                refund = _refund_create(order, payment, kind=RefundKind.AUTOMATIC, actor=None, reason=reason)
                 outcome = "refunded"
         elif result.status in (GatewayStatus.FAILED, GatewayStatus.CLOSED):
             action = PaymentAction.FAIL if result.status == GatewayStatus.FAILED else PaymentAction.CLOSE
@@ -441,7 +471,7 @@ def _settle(result: PaymentResult, *, provider: str, source: str) -> str:
             "payment_refunded_automatically",
             _("重复或逾期支付将自动退款"),
             amount=yuan(payment.amount_fen),
-            reason=_late_reason(order),
+            reason=reason,
         )
         _queue_refund(refund)
     return outcome
@@ -508,20 +538,23 @@ def payment_notification_receive(
     return gateway.notification_response(accepted=True)
 
 
-def _query_pending(order: Order) -> None:
+def _query_pending(order: Order) -> bool:
     """Ask the gateway about every attempt of ``order`` not yet known to have succeeded or closed, and
     settle what it says. A gateway that cannot be reached is skipped (logged): its notification or the
-    next query will do."""
+    next query will do. Returns True if a gateway reported money that could not be recorded now (the
+    caller must not invite the payer to pay again)."""
+    unrecorded = False
     for payment in order.payments.filter(status__in=[PaymentStatus.PENDING, PaymentStatus.FAILED]):
+        result = None
         try:
             result = get_provider(payment.provider, enabled_only=False).query_payment(payment.number)
             _settle(result, provider=payment.provider, source="query")
         except ProviderError as error:
             logger.warning("payment %s: query failed: %s", payment.number, error)
-        except SettlementRefused as error:
-            logger.error("payment %s: gateway query refused: %s", payment.number, error)
-        except KaowuError as error:  # the application cannot take it now; the gateway keeps the money
-            logger.error("payment %s: not settled: %s", payment.number, error.code)
+        except (SettlementRefused, KaowuError) as error:  # the gateway keeps the money; someone must look
+            logger.error("payment %s: not settled: %s", payment.number, getattr(error, "code", error))
+            unrecorded = unrecorded or (result is not None and result.status == GatewayStatus.SUCCEEDED)
+    return unrecorded
 
 
 def payments_query_stale(*, at: datetime | None = None) -> int:
@@ -535,7 +568,10 @@ def payments_query_stale(*, at: datetime | None = None) -> int:
     )
     orders = Order.objects.filter(pk__in=stale.values("order_id"))
     for order in orders:
-        _query_pending(order)
+        try:
+            _query_pending(order)
+        except Exception:  # one order's trouble must not stop the job for everyone else
+            logger.exception("order %s: gateway query failed", order.number)
     return len(orders)
 
 
@@ -615,19 +651,30 @@ def _withdraw_with_refund(*, actor: Any, actor_kind: str, order: Order, kind: st
         raise KaowuError(
             "payments.refund_used", _("每人每批次只有一次退费机会，您已申请过退费，不能再次申请。"), status=409
         )
-    if order.kind == OrderKind.MEMBERSHIP:
-        _require_membership_unused(order)
-    application_services.application_refund(actor=actor, actor_kind=actor_kind, application=application, reason=reason)
+    transition_for("order", order.status, OrderAction.REFUND, actor_kind)  # e.g. a cancelled order: 409
+    used = _membership_used(order)
+    if used is not None:
+        raise KaowuError(
+            "payments.membership_in_use",
+            _("本年度个人会员资格已用于免缴“%(batch)s”的注册费，会员费不能退还。如有疑问请联系财务人员。"),
+            status=409,
+            params={"batch": used.batch.name},
+        )
     payment = order.payments.select_for_update(of=("self",)).get(status=PaymentStatus.SUCCEEDED, refund__isnull=True)
     _record(order, order, table="order", action=OrderAction.REFUND, actor=actor, actor_kind=actor_kind, reason=reason)
     Membership.objects.filter(order=order).delete()
-    return _refund_create(order, payment, kind=kind, actor=actor, reason=reason)
+    refund = _refund_create(order, payment, kind=kind, actor=actor, reason=reason)
+    # Last: the withdrawal releases the seats, and seat counters are the busiest rows (locks taken late).
+    application_services.application_refund(actor=actor, actor_kind=actor_kind, application=application, reason=reason)
+    return refund
 
 
-def _require_membership_unused(order: Order) -> None:
-    """A membership fee that has already waived a registration fee is not refunded: the waived fee would
-    then never be paid."""
-    used = (
+def _membership_used(order: Order) -> Order | None:
+    """For a membership order: the 会员免缴 order its membership has already waived, if any. Such a
+    membership fee is not refunded (the waived fee would then never be paid)."""
+    if order.kind != OrderKind.MEMBERSHIP:
+        return None
+    return (
         Order.objects.filter(
             candidate_id=order.candidate_id,
             batch__programme_id=order.batch.programme_id,
@@ -637,13 +684,6 @@ def _require_membership_unused(order: Order) -> None:
         .select_related("batch")
         .first()
     )
-    if used is not None:
-        raise KaowuError(
-            "payments.membership_in_use",
-            _("本年度个人会员资格已用于免缴“%(batch)s”的注册费，会员费不能退还。如有疑问请联系财务人员。"),
-            status=409,
-            params={"batch": used.batch.name},
-        )
 
 
 def refund_request(*, actor: Any, order: Order, reason: str = "") -> Refund:
@@ -670,13 +710,17 @@ def refund_after_rejection(*, application: Application, actor: Any, **_signal: A
     order = application.orders.select_for_update(of=("self",)).filter(status=OrderStatus.PAID).first()
     if order is None:
         return
+    if _membership_used(order) is not None:
+        # The membership already waived another fee this year: it stays, and so does its fee. Finance
+        # decides (manual refund) if the association wants otherwise.
+        logger.warning("order %s: membership in use, not refunded after rejection", order.number)
+        return
     reason = str(_("审核不通过，全额退费"))
     payment = order.payments.select_for_update(of=("self",)).get(status=PaymentStatus.SUCCEEDED, refund__isnull=True)
     _record(
         order, order, table="order", action=OrderAction.REFUND, actor=None, actor_kind=ActorKind.SYSTEM, reason=reason
     )
-    if order.kind == OrderKind.MEMBERSHIP:
-        Membership.objects.filter(order=order).delete()
+    Membership.objects.filter(order=order).delete()
     refund = _refund_create(order, payment, kind=RefundKind.REJECTED, actor=None, reason=reason)
     _notify(order, "refund_requested", _("审核不通过，将全额退费"))
     _queue_refund(refund)
@@ -713,8 +757,8 @@ def refund_process(*, refund: Refund) -> Refund:
         refund = (
             Refund.objects.select_for_update(of=("self",)).select_related("payment", "order__batch").get(pk=refund.pk)
         )
-        if refund.status == RefundStatus.SUCCEEDED:
-            return refund
+        if refund.status not in (RefundStatus.REQUESTED, RefundStatus.PROCESSING):
+            return refund  # done, or failed and waiting for a retry (a late or duplicate task)
         order = refund.order
         gateway = get_provider(refund.payment.provider, enabled_only=False)
         try:
@@ -758,14 +802,25 @@ def refund_process(*, refund: Refund) -> Refund:
             actor_kind=ActorKind.SYSTEM,
             reason=refund.last_error if action == RefundAction.FAIL else "",
         )
-        if finished and order.status == OrderStatus.REFUNDING and refund.kind != RefundKind.AUTOMATIC:
-            order.closed_at = refund.finished_at
-            _record(
-                order, order, table="order", action=OrderAction.REFUND_DONE, actor=None, actor_kind=ActorKind.SYSTEM
-            )
     if finished:
+        _order_refunded(refund)
         _notify(order, "refund_succeeded", _("退款成功"), amount=yuan(refund.amount_fen))
     return refund
+
+
+def _order_refunded(refund: Refund) -> None:
+    """退款完成: the order a succeeded refund returned (not a duplicate payment's) leaves 退款中. A
+    transaction of its own, taking the locks in the one order (application, order), after the refund's
+    has been released; the housekeeping job repeats it for any order left behind."""
+    if refund.kind == RefundKind.AUTOMATIC:
+        return
+    with transaction.atomic():
+        application_services.application_lock(refund.order.application)
+        order = Order.objects.select_for_update(of=("self",)).get(pk=refund.order_id)
+        if order.status != OrderStatus.REFUNDING:
+            return
+        order.closed_at = refund.finished_at
+        _record(order, order, table="order", action=OrderAction.REFUND_DONE, actor=None, actor_kind=ActorKind.SYSTEM)
 
 
 def refund_retry(*, actor: Any, refund: Refund) -> Refund:
@@ -791,19 +846,25 @@ def refunds_resume(*, at: datetime | None = None) -> int:
     )
     count = 0
     for refund in pending:
-        if refund.status == RefundStatus.FAILED:
-            with transaction.atomic():
-                locked = Refund.objects.select_for_update(of=("self",)).select_related("order").get(pk=refund.pk)
-                if locked.status != RefundStatus.FAILED:
-                    continue
-                _record(
-                    locked.order,
-                    locked,
-                    table="refund",
-                    action=RefundAction.RETRY,
-                    actor=None,
-                    actor_kind=ActorKind.SYSTEM,
-                )
-        refund_process(refund=refund)
+        try:
+            _refund_resume(refund)
+        except Exception:  # one refund's trouble (a provider switched off, a bug) must not stop the rest
+            logger.exception("refund %s: could not be resumed", refund.number)
         count += 1
+    left = Refund.objects.filter(status=RefundStatus.SUCCEEDED, order__status=OrderStatus.REFUNDING)
+    for refund in left.exclude(kind=RefundKind.AUTOMATIC):
+        _order_refunded(refund)
     return count
+
+
+def _refund_resume(refund: Refund) -> None:
+    """Send one unfinished refund on; a failed one is put back to 已申请 first (a retry)."""
+    if refund.status == RefundStatus.FAILED:
+        with transaction.atomic():
+            locked = Refund.objects.select_for_update(of=("self",)).select_related("order").get(pk=refund.pk)
+            if locked.status != RefundStatus.FAILED:
+                return
+            _record(
+                locked.order, locked, table="refund", action=RefundAction.RETRY, actor=None, actor_kind=ActorKind.SYSTEM
+            )
+    refund_process(refund=refund)

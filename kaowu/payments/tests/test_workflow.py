@@ -265,7 +265,7 @@ _OWNER_REFUSALS = {
     ("unpaid_order", "withdraw"): "applications.order_unpaid",
     ("unpaid_order", "change_site"): "applications.change_site_unpaid",
     ("unpaid_order", "order_create"): "payments.order_exists",
-    ("unpaid_order", "refund_request"): "applications.transition_not_allowed",
+    ("unpaid_order", "refund_request"): "payments.order_transition_not_allowed",
     ("unpaid_order", "refund_manual"): "payments.not_finance",
     ("paid", "recall"): "applications.transition_not_allowed",
     ("paid", "withdraw"): "applications.transition_not_allowed",
